@@ -1,0 +1,36 @@
+"""sr_tf: BTSRN, EDSR and MDSR single-image super-resolution in TensorFlow 2 / Keras 3."""
+import pathlib
+import re
+
+from setuptools import find_packages, setup
+
+HERE = pathlib.Path(__file__).parent
+VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "sr_tf" / "__init__.py").read_text()).group(1)
+
+setup(
+    name="sr_tf",
+    version=VERSION,
+    description="Balanced two-stage residual networks (BTSRN), EDSR and MDSR for TensorFlow 2 / Keras 3",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["sr_tf", "sr_tf.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow>=2.16",  # brings Keras 3
+        "keras>=3.0",
+        "tensorflow-datasets>=4.9",
+        "tensorboard>=2.16",  # TF no longer pulls it in; tf.summary needs it
+        "importlib_resources",  # tensorflow-datasets imports it without declaring it
+        "numpy>=1.23",
+        "pillow>=9.0",
+        "absl-py>=1.0",
+        "scikit-image>=0.19",  # the embedded sample photographs
+        "matplotlib>=3.5",  # figures and the block-comparison plot
+    ],
+    extras_require={"test": ["pytest>=7"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Image Processing",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

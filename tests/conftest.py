@@ -1,0 +1,41 @@
+"""Test session setup: quiet TF, two logical CPUs for the multi-replica tests, shared data paths."""
+import os
+import pathlib
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+# MirroredStrategy tests need several devices; on a CPU-only machine split the CPU into logical
+# devices. This must happen before TF runs its first op, hence at import time here.
+CPU_REPLICAS = 2
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0],
+    [tf.config.LogicalDeviceConfiguration()] * CPU_REPLICAS,
+)
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+# Set5/Set14 with MATLAB-made LR files; CI has ../shared beside the checkout.
+SHARED_DATA = pathlib.Path(os.environ.get("SR_TF_SHARED_DATA", REPO.parent / "shared" / "data"))
+BENCHMARK_DIR = SHARED_DATA / "benchmark"
+
+
+@pytest.fixture
+def benchmark_dir():
+    if not (BENCHMARK_DIR / "Set5" / "HR").is_dir():
+        pytest.skip(
+            f"needs the shared Set5/Set14 benchmark files at {BENCHMARK_DIR} "
+            "(set SR_TF_SHARED_DATA to the folder that holds 'benchmark/')"
+        )
+    return BENCHMARK_DIR
+
+
+@pytest.fixture(autouse=True)
+def fresh_keras_state():
+    """Each test starts with float32 and fresh layer names, whatever the previous test did."""
+    import keras
+
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+    keras.backend.clear_session()

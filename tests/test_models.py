@@ -1,0 +1,272 @@
+"""The model zoo: exact parameter counts, geometry, block variants, serialisation, bf16, inference."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sr_tf import models
+from sr_tf.models import layers
+
+TINY_BTSRN = dict(low_blocks=1, high_blocks=1, width=8, bottleneck=4)
+TINY_EDSR = dict(num_blocks=1, num_features=8)
+
+# Release (btsrn_release.md 3.1) and official EDSR code (edsr_and_peers.md A.3).
+PARAMETER_COUNTS = [
+    ("btsrn", 2, 887_683),
+    ("btsrn", 3, 969_603),
+    ("btsrn", 4, 1_035_459),
+    ("edsr_baseline", 2, 1_369_859),
+    ("edsr_baseline", 3, 1_554_499),
+    ("edsr_baseline", 4, 1_517_571),
+    ("edsr", 2, 40_729_603),
+    ("edsr", 3, 43_680_003),
+    ("edsr", 4, 43_089_923),
+    ("mdsr_baseline", (2, 3, 4), 3_227_203),
+    ("mdsr", (2, 3, 4), 7_953_987),
+]
+
+
+@pytest.mark.parametrize("name,scale,expected", PARAMETER_COUNTS)
+def test_parameter_count_is_exact(name, scale, expected):
+    assert models.count_trainable(models.build_model(name, scale)) == expected
+
+
+def test_edsr_mean_shift_is_frozen_and_weightless():
+    model = models.build_model("edsr_baseline", 2, **TINY_EDSR)
+    for name in ("sub_mean", "add_mean"):
+        assert model.get_layer(name).weights == []
+    x = np.full((1, 4, 4, 3), 100.0, np.float32)
+    shifted = keras.Model(model.input, model.get_layer("sub_mean").output)(x).numpy()
+    np.testing.assert_allclose(shifted[0, 0, 0], 100.0 - 255 * np.array([0.4488, 0.4371, 0.4040]), atol=1e-4)
+
+
+@pytest.mark.parametrize("scale,lr_size,out_size", [(2, 54, 76), (3, 36, 64), (4, 27, 48)])
+def test_btsrn_training_geometry(scale, lr_size, out_size):
+    """A 108x108 HR patch: LR 108/s in, the valid 76/64/48 centre out (release section 3.1)."""
+    model = models.build_model("btsrn", scale)
+    assert model(np.zeros((1, lr_size, lr_size, 3), np.float32)).shape == (1, out_size, out_size, 3)
+    assert models.valid_margin(model, scale) == (108 - out_size) // 2
+
+
+def test_btsrn_release_layer_names_and_layout():
+    model = models.build_model("btsrn", 4)
+    convolutions = (keras.layers.Conv2D, keras.layers.Conv2DTranspose)
+    conv_names = {layer.name for layer in model.layers if isinstance(layer, convolutions)}
+    expected = {"in", "out", "up1", "up2", "up_conv_proj", "up_conv_filt"}
+    expected |= {f"lr_conv{i}_{p}" for i in range(6) for p in ("proj", "filt")}
+    expected |= {f"hr_conv{i}_{p}" for i in range(4) for p in ("proj", "filt")}
+    assert conv_names == expected
+    assert model.get_layer("up1").kernel.shape == (2, 2, 128, 128)
+    slopes = [l.negative_slope for l in model.layers if isinstance(l, keras.layers.LeakyReLU)]
+    assert len(slopes) == 11 * 2 + 2 + 1  # two per block, one per deconvolution, one before `out`
+    assert all(slope == pytest.approx(0.2) for slope in slopes)
+    for layer in model.layers:
+        if isinstance(layer, convolutions):
+            assert layer.padding == "valid"
+            assert isinstance(layer.kernel_initializer, keras.initializers.GlorotUniform)
+            assert not np.any(layer.bias.numpy())
+
+
+# Per-block parameters at h=128: pconv 1x1 h->b + 3x3 b->h; pixelcnn adds 1x1 b->h after a 3x3
+# b->b; the gated blocks have a 3x3 b->2b (halved by the gate) and a 1x1 b->h.
+def block_params(block, h, b):
+    return {
+        "pconv": (h * b + b) + (9 * b * h + h),
+        "pixelcnn": (h * b + b) + (9 * b * b + b) + (b * h + h),
+        "gated": (h * b + b) + (9 * b * 2 * b + 2 * b) + (b * h + h),
+        "gated_pp": (h * b + b) + (9 * b * 2 * b + 2 * b) + (b * h + h),
+    }[block]
+
+
+@pytest.mark.parametrize("block", ["pconv", "pixelcnn", "gated", "gated_pp"])
+@pytest.mark.parametrize("bottleneck", [64, 32])
+def test_block_variants_shapes_and_counts(block, bottleneck):
+    model = models.build_model("btsrn", 2, block=block, bottleneck=bottleneck)
+    outer = 512 + 65_664 + 387  # in, the x2 deconvolution, out
+    assert models.count_trainable(model) == outer + 10 * block_params(block, 128, bottleneck)
+    assert model(np.zeros((2, 54, 54, 3), np.float32)).shape == (2, 76, 76, 3)
+    assert block_params("pconv", 128, 64) == 82_112  # the release's per-block count
+
+
+def test_gate_layer_math():
+    x = np.random.default_rng(0).normal(size=(1, 2, 2, 6)).astype(np.float32)
+    u, v = x[..., :3], x[..., 3:]
+    sigmoid = 1 / (1 + np.exp(-v))
+    np.testing.assert_allclose(layers.Gate("tanh")(x), np.tanh(u) * sigmoid, rtol=1e-5)
+    np.testing.assert_allclose(layers.Gate("identity")(x), u * sigmoid, rtol=1e-5)
+
+
+def test_unknown_names_options_and_scales_are_rejected():
+    with pytest.raises(ValueError, match="unknown model name 'srcnn'"):
+        models.build_model("srcnn", 2)
+    with pytest.raises(ValueError, match="unknown option.*'blocks'"):
+        models.build_model("btsrn", 2, blocks=3)
+    with pytest.raises(ValueError, match="scale must be one of"):
+        models.build_model("edsr_baseline", 5)
+    with pytest.raises(ValueError, match="block must be one of"):
+        models.build_model("btsrn", 2, block="dense")
+
+
+def all_tiny_models():
+    yield "btsrn", models.build_model("btsrn", 3, block="gated", **TINY_BTSRN)
+    yield "edsr", models.build_model("edsr", 3, **TINY_EDSR)
+    yield "mdsr_baseline", models.build_model("mdsr_baseline", (2, 3, 4), **TINY_EDSR)
+
+
+def as_list(outputs):
+    return [np.asarray(o) for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+
+
+def test_keras_round_trip_in_safe_mode(tmp_path):
+    x = np.random.default_rng(1).uniform(0, 1, (1, 19, 23, 3)).astype(np.float32)
+    for family, model in all_tiny_models():
+        assert not any(isinstance(l, keras.layers.Lambda) for l in model.layers)
+        path = tmp_path / f"{family}.keras"
+        model.save(path)
+        restored = keras.models.load_model(path, safe_mode=True)
+        for a, b in zip(as_list(model(x)), as_list(restored(x))):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_inference_models_round_trip(tmp_path):
+    x = np.random.default_rng(2).integers(0, 256, (1, 13, 9, 3), dtype=np.uint8)
+    for name, model in all_tiny_models():
+        inference = models.build_inference_model(model, name, 3)
+        path = tmp_path / f"{name}_inference.keras"
+        inference.save(path)
+        restored = keras.models.load_model(path, safe_mode=True)
+        np.testing.assert_array_equal(inference(x), restored(x))
+
+
+def test_models_build_under_mixed_bfloat16_with_float32_outputs():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    x = np.zeros((1, 24, 24, 3), np.float32)
+    for _, model in all_tiny_models():
+        assert model.layers[2].compute_dtype == "bfloat16"
+        assert all(o.dtype == tf.float32 for o in map(tf.convert_to_tensor, as_list(model(x))))
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("size", [(37, 53), (1, 1), (5, 16)])
+def test_inference_model_output_size_and_dtype(scale, size):
+    lr = np.random.default_rng(3).integers(0, 256, (1, *size, 3), dtype=np.uint8)
+    for name, options in (("btsrn", TINY_BTSRN), ("edsr_baseline", TINY_EDSR)):
+        inference = models.build_inference_model(models.build_model(name, scale, **options), name, scale)
+        assert inference.input.dtype == "uint8"
+        assert tuple(inference.input.shape) == (None, None, None, 3)
+        sr = inference(lr)
+        assert sr.dtype == tf.uint8
+        assert sr.shape == (1, size[0] * scale, size[1] * scale, 3)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_btsrn_inference_follows_the_release(scale):
+    """15-px symmetric pad, network, centre crop, + bicubic, round half up: recomputed by hand."""
+    network = models.build_model("btsrn", scale, **TINY_BTSRN)
+    inference = models.build_inference_model(network, "btsrn", scale)
+    lr_uint8 = np.random.default_rng(4).integers(0, 256, (1, 23, 31, 3), dtype=np.uint8)
+    lr = lr_uint8.astype(np.float32) / 255
+    residual = network(tf.pad(lr, [[0, 0], [15, 15], [15, 15], [0, 0]], mode="SYMMETRIC")).numpy()
+    top = (residual.shape[1] - 23 * scale) // 2
+    left = (residual.shape[2] - 31 * scale) // 2
+    residual = residual[:, top : top + 23 * scale, left : left + 31 * scale]
+    bicubic = tf.image.resize(lr, (23 * scale, 31 * scale), "bicubic").numpy()
+    expected = np.clip(np.floor((bicubic + residual) * 255 + 0.5), 0, 255)
+    difference = np.abs(inference(lr_uint8).numpy().astype(int) - expected)
+    assert difference.max() <= 1 and np.mean(difference) < 1e-3  # float rounding ties only
+
+
+def test_edsr_inference_rounds_and_clips():
+    network = models.build_model("edsr_baseline", 2, **TINY_EDSR)
+    inference = models.build_inference_model(network, "edsr_baseline", 2)
+    lr = np.random.default_rng(5).integers(0, 256, (1, 11, 7, 3), dtype=np.uint8)
+    expected = np.clip(np.floor(network(lr.astype(np.float32)).numpy() + 0.5), 0, 255)
+    np.testing.assert_array_equal(inference(lr).numpy(), expected)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("size", [(1, 1), (2, 5), (17, 12), (40, 40)])
+def test_bicubic_layer_matches_tf_image_resize(scale, size):
+    x = np.random.default_rng(6).uniform(0, 1, (2, *size, 3)).astype(np.float32)
+    expected = tf.image.resize(x, (size[0] * scale, size[1] * scale), "bicubic").numpy()
+    np.testing.assert_allclose(layers.BicubicUpsample(scale)(x).numpy(), expected, atol=1e-5)
+
+
+def test_bicubic_layer_uses_no_resize_op_and_compiles_with_xla():
+    layer = layers.BicubicUpsample(3)
+    graph = tf.function(layer).get_concrete_function(tf.TensorSpec((1, None, None, 3))).graph
+    assert not [op.type for op in graph.get_operations() if "Resize" in op.type]
+    x = np.random.default_rng(7).uniform(0, 1, (1, 9, 10, 3)).astype(np.float32)
+    compiled = tf.function(layer, jit_compile=True)
+    np.testing.assert_allclose(compiled(x), layer(x), atol=1e-6)
+
+
+def test_btsrn_inference_model_compiles_with_xla():
+    inference = models.build_inference_model(models.build_model("btsrn", 2, **TINY_BTSRN), "btsrn", 2)
+    lr = np.random.default_rng(8).integers(0, 256, (1, 12, 10, 3), dtype=np.uint8)
+    compiled = tf.function(inference, jit_compile=True)
+    difference = np.abs(compiled(lr).numpy().astype(int) - inference(lr).numpy().astype(int))
+    assert difference.max() <= 1
+
+
+def test_depth_to_space_channel_order():
+    """TF order: output channel c at sub-position (i, j) comes from input channel (i*r + j)*C + c."""
+    r, channels = 3, 2
+    x = np.arange(r * r * channels, dtype=np.float32).reshape(1, 1, 1, -1)
+    out = layers.DepthToSpace(r)(x).numpy()
+    assert out.shape == (1, r, r, channels)
+    for i in range(r):
+        for j in range(r):
+            for c in range(channels):
+                assert out[0, i, j, c] == (i * r + j) * channels + c
+
+
+@pytest.mark.parametrize("size", [1, 4, 15, 20])
+def test_symmetric_pad_mirrors_with_edge_repeated(size):
+    x = np.random.default_rng(9).uniform(size=(1, size, size + 3, 2)).astype(np.float32)
+    out = layers.SymmetricPad(15)(x).numpy()
+    assert out.shape == (1, size + 30, size + 33, 2)
+    if size >= 15:
+        np.testing.assert_array_equal(out, tf.pad(x, [[0, 0], [15, 15], [15, 15], [0, 0]], "SYMMETRIC"))
+    np.testing.assert_array_equal(out[:, 15:-15, 15:-15], x)
+    np.testing.assert_array_equal(out[:, 14, 15:-15], x[:, 0])  # the edge pixel is repeated
+    np.testing.assert_array_equal(out[:, 15:-15, 14], x[:, :, 0])
+
+
+def test_quantize_rounds_half_up_and_saturates():
+    x = np.array([[-0.2, 0.0, 0.49, 0.5, 1.5, 254.5, 300.0]], np.float32)
+    np.testing.assert_array_equal(layers.QuantizeUint8(1.0)(x), [[0, 0, 0, 1, 2, 255, 255]])
+
+
+def test_mdsr_outputs_in_scale_order_and_branches_share_layers():
+    model = models.build_model("mdsr_baseline", (4, 2), **TINY_EDSR)
+    assert models.mdsr_scales(model) == (4, 2)
+    x = np.random.default_rng(10).uniform(0, 255, (1, 6, 5, 3)).astype(np.float32)
+    x4, x2 = model(x)
+    assert x4.shape == (1, 24, 20, 3) and x2.shape == (1, 12, 10, 3)
+    branch = models.mdsr_branch(model, 2)
+    np.testing.assert_allclose(branch(x), x2, rtol=1e-6)
+    parent_variables = {id(v) for v in model.trainable_weights}
+    assert {id(v) for v in branch.trainable_weights} <= parent_variables
+    assert not any("x4" in v.path for v in branch.trainable_weights)
+    head = model.get_layer("head")
+    head.kernel.assign(head.kernel + 1.0)  # a change in the parent shows in the branch
+    np.testing.assert_allclose(branch(x), model(x)[1], rtol=1e-6)
+    with pytest.raises(ValueError, match="no x3 branch"):
+        models.mdsr_branch(model, 3)
+
+
+def test_mdsr_per_scale_parameters():
+    """Parameters active for one scale of the full MDSR (edsr_and_peers.md A.3: 6.51/6.69/6.65 M)."""
+    model = models.build_model("mdsr", (2, 3, 4))
+    active = [models.count_trainable(models.mdsr_branch(model, s)) for s in (2, 3, 4)]
+    assert [round(a / 1e6, 2) for a in active] == [6.51, 6.69, 6.65]
+
+
+def test_zoo_table_prints_every_model(capsys):
+    from sr_tf.models import __main__ as zoo_cli
+
+    zoo_cli.main([])
+    out = capsys.readouterr().out
+    for name, scale, expected in PARAMETER_COUNTS:
+        assert f"{expected:,}" in out
