@@ -270,3 +270,13 @@ def test_zoo_table_prints_every_model(capsys):
     out = capsys.readouterr().out
     for name, scale, expected in PARAMETER_COUNTS:
         assert f"{expected:,}" in out
+
+
+def test_float_inference_model_is_the_uint8_one_before_rounding():
+    lr = np.random.default_rng(11).integers(0, 256, (1, 9, 14, 3), dtype=np.uint8)
+    for name, options in (("btsrn", TINY_BTSRN), ("edsr_baseline", TINY_EDSR)):
+        network = models.build_model(name, 2, **options)
+        sr_float = models.build_inference_model(network, name, 2, quantize=False)(lr).numpy()
+        assert sr_float.dtype == np.float32
+        expected = np.clip(np.floor(sr_float + 0.5), 0, 255)
+        np.testing.assert_array_equal(models.build_inference_model(network, name, 2)(lr), expected)

@@ -57,12 +57,14 @@ def valid_margin(network, scale, probe=64):
     return (scale * probe - out) // 2
 
 
-def build_inference_model(network, name, scale) -> keras.Model:
+def build_inference_model(network, name, scale, quantize=True) -> keras.Model:
     """Full-image inference: uint8 RGB LR of any size -> uint8 RGB of exactly `scale` times the size.
 
     BTSRN: LR/255, symmetric padding (15 px as the release, more if the network needs it), the
     network, a centre crop to scale x LR, plus the bicubic upsampled LR, then round half up with
     clipping. EDSR/MDSR: the network on 0..255 values, then the same rounding.
+    With `quantize=False` the model returns the float32 SR in 0..255 units before rounding and
+    clipping (what self-ensemble averages and the float export signature serves).
     """
     kind = family(name)
     if kind == "mdsr":
@@ -76,11 +78,14 @@ def build_inference_model(network, name, scale) -> keras.Model:
         residual = CropToScale(scale, name="crop")([residual, lr])
         bicubic = BicubicUpsample(scale, name="bicubic")(lr)
         sr = keras.layers.Add(name="add_bicubic", dtype="float32")([bicubic, residual])
-        sr_uint8 = QuantizeUint8(255.0, name="to_uint8")(sr)
+        sr = keras.layers.Rescaling(255.0, name="to_255", dtype="float32")(sr)
     else:
         lr = keras.layers.Rescaling(1.0, name="to_float", dtype="float32")(lr_uint8)
-        sr_uint8 = QuantizeUint8(1.0, name="to_uint8")(network(lr))
-    return keras.Model(lr_uint8, sr_uint8, name=f"{network.name}_inference")
+        sr = network(lr)
+    if quantize:
+        sr = QuantizeUint8(1.0, name="to_uint8")(sr)
+    suffix = "inference" if quantize else "inference_float"
+    return keras.Model(lr_uint8, sr, name=f"{network.name}_{suffix}")
 
 
 def zoo_table():

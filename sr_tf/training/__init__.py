@@ -1,0 +1,1 @@
+"""Training: recipes (optimisers, schedules, losses), the distributed training loop, run directories."""
