@@ -1,0 +1,1 @@
+"""Data: MATLAB-exact imresize, image reading, dataset readers and the tf.data patch pipeline."""

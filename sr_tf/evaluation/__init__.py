@@ -1,0 +1,1 @@
+"""Evaluation: PSNR/SSIM protocols, self-ensemble, tiled inference and model loading."""
