@@ -32,10 +32,21 @@ def benchmark_dir():
 
 
 @pytest.fixture(autouse=True)
-def fresh_keras_state():
-    """Each test starts with float32 and fresh layer names, whatever the previous test did."""
+def float32_policy():
+    """Each test starts with the float32 policy, whatever the previous test set."""
     import keras
 
     yield
     keras.mixed_precision.set_global_policy("float32")
-    keras.backend.clear_session()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def isolated_cache(tmp_path_factory):
+    """Generated LR files and caches go to a temporary folder, not ~/.cache/sr_tf."""
+    previous = os.environ.get("SR_TF_CACHE")
+    os.environ["SR_TF_CACHE"] = str(tmp_path_factory.mktemp("sr_tf_cache"))
+    yield
+    if previous is None:
+        os.environ.pop("SR_TF_CACHE", None)
+    else:
+        os.environ["SR_TF_CACHE"] = previous
