@@ -26,6 +26,7 @@ setup(
         "absl-py>=1.0",
         "scikit-image>=0.19",  # the embedded sample photographs
         "matplotlib>=3.5",  # figures and the block-comparison plot
+        "tqdm",  # progress bars of sr_tf.upscale
     ],
     extras_require={"test": ["pytest>=7"]},
     classifiers=[

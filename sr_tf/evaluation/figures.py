@@ -1,0 +1,96 @@
+"""Comparison figures in the style of the EDSR paper's Fig. 5: for each crop, bicubic,
+|bicubic - GT| summed over RGB, SR, |SR - GT| and the ground truth, side by side."""
+import os
+import uuid
+
+import numpy as np
+
+PANELS = ("bicubic", "|bicubic - GT|", "SR", "|SR - GT|", "GT")
+
+
+def parse_crop(text):
+    """'y,x,size' (HR pixels) -> (y, x, size)."""
+    try:
+        y, x, size = (int(v) for v in str(text).split(","))
+    except ValueError:
+        raise ValueError(f"--crop={text}: expected y,x,size in HR pixels, e.g. 120,80,96") from None
+    if y < 0 or x < 0 or size <= 0:
+        raise ValueError(f"--crop={text}: y and x must be >= 0 and size > 0")
+    return y, x, size
+
+
+def check_crop(crop, shape):
+    y, x, size = crop
+    if y + size > shape[0] or x + size > shape[1]:
+        raise ValueError(f"--crop={y},{x},{size} does not fit the {shape[1]}x{shape[0]} (WxH) image")
+
+
+def error_map(image, truth):
+    """|image - truth| summed over the RGB channels (0..765)."""
+    return np.abs(image.astype(np.int32) - truth.astype(np.int32)).sum(axis=-1)
+
+
+def crop_psnr(image, truth):
+    mse = np.mean((image.astype(np.float64) - truth.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def comparison_figure(bicubic, sr, truth, crops, sr_label="SR"):
+    """A matplotlib Figure: one row per crop (y, x, size), the five panels of PANELS.
+
+    The two error maps of a row share one colour scale, so they can be compared directly.
+    """
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(2.2 * len(PANELS), 2.4 * len(crops)), dpi=100, layout="constrained")
+    axes = figure.subplots(len(crops), len(PANELS), squeeze=False)
+    for row, (y, x, size) in zip(axes, crops):
+        window = (slice(y, y + size), slice(x, x + size))
+        gt, bic, out = truth[window], bicubic[window], sr[window]
+        errors = error_map(bic, gt), error_map(out, gt)
+        top = max(1, int(max(e.max() for e in errors)))
+        images = (bic, errors[0], out, errors[1], gt)
+        titles = (f"bicubic {crop_psnr(bic, gt):.2f} dB", PANELS[1], f"{sr_label} {crop_psnr(out, gt):.2f} dB",
+                  f"|{sr_label} - GT|", f"GT ({y},{x},{size})")
+        for axis, image, title in zip(row, images, titles):
+            if image.ndim == 2:
+                axis.imshow(image, cmap="inferno", vmin=0, vmax=top, interpolation="nearest")
+            else:
+                axis.imshow(image, interpolation="nearest")
+            axis.set_title(title, fontsize=8)
+            axis.set_xticks([])
+            axis.set_yticks([])
+    return figure
+
+
+def save_figure(figure, path):
+    """Writes the figure as PNG atomically (temp file in the same folder, then rename)."""
+    path = os.path.abspath(os.fspath(path))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        figure.savefig(temp, format="png")
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+    return path
+
+
+def make_figure(predictor, hr, scale, crops, output, lr=None, self_ensemble=False, sr_label=None):
+    """Fig. 5-style PNG at `output` for an HR image: LR made with MATLAB-exact bicubic from the
+    modcropped HR (or `lr` as given), upscaled by bicubic and by `predictor`."""
+    from sr_tf.data.datasets import make_lr
+    from sr_tf.data.imresize import imresize
+
+    if lr is None:
+        lr = make_lr(hr, scale)
+    truth = hr[: lr.shape[0] * scale, : lr.shape[1] * scale]
+    if truth.shape[:2] != (lr.shape[0] * scale, lr.shape[1] * scale):
+        raise ValueError(f"the HR image {hr.shape[:2]} is smaller than {scale} x the LR image {lr.shape[:2]}")
+    for crop in crops:
+        check_crop(crop, truth.shape)
+    bicubic = imresize(lr, scale)
+    sr = predictor.upscale(lr, scale, self_ensemble=self_ensemble)
+    label = sr_label or predictor.name
+    return save_figure(comparison_figure(bicubic, sr, truth, crops, label), output)

@@ -1,0 +1,234 @@
+"""Everything `--model` can name, behind one interface: `load_predictor(spec)`.
+
+A spec is `bicubic` (MATLAB-exact bicubic upscaling, the papers' baseline), a SavedModel that
+sr_tf exported (or a folder of them named x2, x3, ... as an MDSR run writes), a training run
+directory (its latest checkpoint) or a `.keras` file of a training network.
+
+A `Predictor` gives, per scale, a float function uint8 [h, w, 3] -> float32 [s*h, s*w, 3] in
+0..255 units before rounding, and `upscale()`, which adds self-ensemble, tiling and the final
+rounding to uint8.
+"""
+import contextlib
+import dataclasses
+import os
+import re
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from sr_tf import models
+from sr_tf.evaluation import tiling
+from sr_tf.evaluation.ensemble import SelfEnsemble
+
+BICUBIC = "bicubic"
+BICUBIC_SCALES = tuple(range(2, 9))
+BICUBIC_RADIUS = 3  # MATLAB's upscaling kernel reads 2 LR pixels each side; one more for safety
+DEFAULT_MAX_MEGAPIXELS = 2.0  # output pixels of one network call before tiling starts
+IMAGE = tf.TensorSpec((None, None, 3), tf.uint8, name="image")
+
+
+class ModelError(ValueError):
+    """A --model that cannot be loaded; the message names it."""
+
+
+@dataclasses.dataclass
+class Predictor:
+    """`float_fns[scale]`: tf.function uint8 [h, w, 3] -> float32 [s*h, s*w, 3] (0..255, unrounded);
+    `radii[scale]`: receptive-field radius in LR pixels (the tile overlap that keeps tiling exact)."""
+
+    name: str
+    source: str
+    float_fns: dict
+    radii: dict
+    keep_alive: object = None  # the loaded SavedModel or network the functions use
+    _ensembles: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    @property
+    def scales(self):
+        return tuple(sorted(self.float_fns))
+
+    def check_scale(self, scale):
+        if scale not in self.float_fns:
+            raise ModelError(f"{self.source} upscales by {', '.join(f'x{s}' for s in self.scales)}, not x{scale}")
+
+    def float_fn(self, scale, self_ensemble=False, strategy=None):
+        """uint8 [h, w, 3] -> float32 [s*h, s*w, 3]; averaged over the 8 transforms with self_ensemble."""
+        self.check_scale(scale)
+        if not self_ensemble:
+            return self.float_fns[scale]
+        key = (scale, id(strategy))  # the cached SelfEnsemble keeps the strategy alive
+        if key not in self._ensembles:
+            self._ensembles[key] = SelfEnsemble(self.float_fns[scale], strategy)
+        return self._ensembles[key]
+
+    def upscale(self, lr, scale, self_ensemble=False, strategy=None, tile=0, max_megapixels=None):
+        """uint8 SR of a uint8 H x W x 3 image. `tile` > 0 forces tiles of that many LR pixels;
+        otherwise the image is tiled only when its output exceeds `max_megapixels` (default
+        DEFAULT_MAX_MEGAPIXELS; 0 never tiles)."""
+        lr = np.asarray(lr)
+        if lr.dtype != np.uint8 or lr.ndim != 3 or lr.shape[-1] != 3:
+            raise ValueError(f"expected a uint8 H x W x 3 image, got {lr.dtype} {lr.shape}")
+        self.check_scale(scale)
+        overlap = self.radii[scale]
+        if max_megapixels is None:
+            max_megapixels = DEFAULT_MAX_MEGAPIXELS
+        if not tile or tile <= 0:
+            tile = tiling.auto_tile(lr.shape[0], lr.shape[1], scale, overlap, max_megapixels)
+        return tiling.tiled_upscale(self.float_fn(scale, self_ensemble, strategy), lr, scale, tile, overlap)
+
+
+# ------------------------------------------------------------------------------------ loaders
+
+
+def bicubic_predictor():
+    from sr_tf.data.imresize import imresize
+
+    def make(scale):
+        def upscale_numpy(image):
+            return imresize(image, scale).astype(np.float32)
+
+        @tf.function(input_signature=[IMAGE])
+        def upscale(image):
+            sr = tf.numpy_function(upscale_numpy, [image], tf.float32, stateful=False)
+            sr.set_shape([None, None, 3])
+            return sr
+
+        return upscale
+
+    fns = {s: make(s) for s in BICUBIC_SCALES}
+    return Predictor(BICUBIC, BICUBIC, fns, {s: BICUBIC_RADIUS for s in BICUBIC_SCALES})
+
+
+def float_function(float_model):
+    @tf.function(input_signature=[IMAGE])
+    def upscale(image):
+        return float_model(image[None])[0]
+
+    return upscale
+
+
+def network_predictor(network, name, scale, source):
+    """A predictor from a Keras training network (every scale of an MDSR network)."""
+    scales = scale if isinstance(scale, (tuple, list)) else (scale,)
+    fns, radii, keep = {}, {}, []
+    for s in scales:
+        float_model = models.build_inference_model(network, name, s, quantize=False)
+        fns[s] = float_function(float_model)
+        radii[s] = tiling.receptive_radius(float_model)
+        keep.append(float_model)
+    return Predictor(name, source, fns, radii, keep_alive=(network, keep))
+
+
+def identify_network(network, source="the model"):
+    """(model name, scale) of an sr_tf training network, from the name its builder gave it:
+    btsrn_<block>_x<s>, edsr_x<s>, edsr_baseline_x<s>, mdsr, mdsr_baseline."""
+    if network.name in ("mdsr", "mdsr_baseline"):
+        return network.name, models.mdsr_scales(network)
+    match = re.fullmatch(r"(.+)_x(\d+)", network.name)
+    if match:
+        base, scale = match.group(1), int(match.group(2))
+        if base.startswith("btsrn_"):
+            return "btsrn", scale
+        if base in models.MODEL_NAMES:
+            return base, scale
+    raise ModelError(
+        f"{source}: cannot tell which sr_tf model this is (network name {network.name!r}); "
+        "expected a training network built by sr_tf.models.build_model"
+    )
+
+
+def load_keras_network(path):
+    """(network, name, scale) of a .keras file holding an sr_tf training network (the custom
+    layers are registered by importing sr_tf.models)."""
+    try:
+        network = keras.saving.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many kinds for a bad file
+        raise ModelError(f"cannot load the Keras model {path}: {error}") from error
+    name, scale = identify_network(network, path)
+    return network, name, scale
+
+
+def load_run_network(run_dir):
+    """(network, name, scale) of a training run's latest checkpoint."""
+    from sr_tf.training import runs
+
+    try:
+        return runs.load_network(run_dir)
+    except (runs.RunError, tf.errors.OpError, AssertionError) as error:
+        raise ModelError(f"cannot load the run {run_dir}: {error}") from error
+
+
+def load_training_network(path):
+    """(network, name, scale) from a run directory or a .keras file."""
+    path = os.fspath(path)
+    if os.path.isfile(path) and path.endswith(".keras"):
+        return load_keras_network(path)
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, "model.json")):
+        return load_run_network(path)
+    raise ModelError(f"{path}: not a training run directory (with model.json) or a .keras file")
+
+
+def _saved_model_parts(path):
+    """[(scale, folder)] of an sr_tf SavedModel, or of a folder of them named x<s>."""
+    from sr_tf import export
+
+    if export.is_saved_model(path):
+        return [(int(export.read_metadata(path)["scale"]), path)]
+    parts = []
+    for entry in sorted(os.listdir(path)):
+        match = re.fullmatch(r"x(\d+)", entry)
+        folder = os.path.join(path, entry)
+        if match and export.is_saved_model(folder):
+            info = export.read_metadata(folder)
+            if int(info["scale"]) != int(match.group(1)):
+                raise ModelError(f"{folder} holds an x{info['scale']} model, not x{match.group(1)}")
+            parts.append((int(info["scale"]), folder))
+    return parts
+
+
+def saved_model_predictor(path, parts):
+    from sr_tf import export
+
+    fns, radii, loaded, names = {}, {}, [], set()
+    for scale, folder in parts:
+        info = export.read_metadata(folder)
+        module = tf.saved_model.load(folder)
+        if not hasattr(module, "upscale_float"):
+            raise ModelError(f"{folder} has no upscale_float signature; re-export it with sr_tf.export")
+        fns[scale] = _saved_float_function(module)
+        radii[scale] = int(info["receptive_radius"])
+        loaded.append(module)
+        names.add(info["model"])
+    return Predictor("/".join(sorted(names)), path, fns, radii, keep_alive=loaded)
+
+
+def _saved_float_function(module):
+    @tf.function(input_signature=[IMAGE])
+    def upscale(image):
+        return module.upscale_float(image)["image"]
+
+    return upscale
+
+
+def load_predictor(spec, strategy=None):
+    """The Predictor for a --model spec. Keras networks (run directories, .keras files) are built
+    under `strategy.scope()` when one is given, so each replica holds a copy of the weights.
+    SavedModels are loaded outside it: loaded under a strategy, their functions could only be
+    called inside `strategy.run`."""
+    spec = os.fspath(spec)
+    if spec == BICUBIC:
+        return bicubic_predictor()
+    if not os.path.exists(spec):
+        raise ModelError(f"--model={spec}: no such file or directory (and not '{BICUBIC}')")
+    if os.path.isdir(spec):
+        parts = _saved_model_parts(spec)
+        if parts:
+            return saved_model_predictor(spec, parts)
+    if spec.endswith(".keras") or os.path.isfile(os.path.join(spec, "model.json")):
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            return network_predictor(*load_training_network(spec), spec)
+    raise ModelError(
+        f"--model={spec}: not '{BICUBIC}', a SavedModel exported by sr_tf (or a folder of x<s> ones), "
+        "a training run directory (with model.json) or a .keras file"
+    )

@@ -1,0 +1,110 @@
+"""Evaluating a predictor on sets of (LR, HR) pairs: mean PSNR / SSIM, the table, the JSON file."""
+import json
+import os
+
+import numpy as np
+from absl import logging
+
+from sr_tf.data.images import is_grayscale_file
+from sr_tf.evaluation import metrics
+
+
+def hr_is_grayscale(pairs, i):
+    """True when image i's HR file is single-channel (evaluated on its gray values, see metrics)."""
+    hr_files = getattr(pairs, "hr_files", None)
+    return bool(hr_files) and is_grayscale_file(hr_files[i])
+
+
+def evaluate(predictor, pairs, scale, protocol, self_ensemble=False, strategy=None, tile=0,
+             max_megapixels=None, max_images=0):
+    """{"psnr": mean dB, "ssim": mean, "images": n} of `predictor` at `scale` on a PairSet.
+
+    Each image is upscaled to uint8 (with self-ensemble / tiling as asked) and compared with its
+    HR image under `protocol`; the means are over images, as in the papers.
+    """
+    count = len(pairs) if not max_images else min(max_images, len(pairs))
+    if count == 0:
+        raise ValueError(f"{pairs.name}: no images to evaluate")
+    psnrs, ssims = [], []
+    for i in range(count):
+        lr, hr = pairs.load(i)
+        sr = predictor.upscale(lr, scale, self_ensemble=self_ensemble, strategy=strategy, tile=tile,
+                               max_megapixels=max_megapixels)
+        gray = hr_is_grayscale(pairs, i)
+        psnrs.append(metrics.psnr(sr, hr, protocol, gray))
+        ssims.append(metrics.ssim(sr, hr, protocol, gray))
+        logging.debug("%s %s: PSNR %.3f dB, SSIM %.4f%s", pairs.name, pairs.names[i], psnrs[-1], ssims[-1],
+                      " (gray file)" if gray else "")
+    return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "images": count}
+
+
+def is_div2k_folder(folder):
+    """True when `folder` (or folder/DIV2K) holds the official DIV2K_* folders."""
+    for candidate in (folder, os.path.join(folder, "DIV2K")):
+        if os.path.isdir(candidate) and any(name.startswith("DIV2K_") for name in os.listdir(candidate)):
+            return True
+    return False
+
+
+def open_sets(folder, set_names, scale):
+    """{set name: PairSet} at `scale`: DIV2K validation for a DIV2K folder, else the benchmark sets."""
+    from sr_tf.data import datasets
+
+    if is_div2k_folder(folder):
+        return {"DIV2K": datasets.div2k(folder, scale, split="valid")}
+    return {name: datasets.benchmark(folder, name, scale) for name in set_names}
+
+
+def evaluate_all(predictor, folder, set_names, scales, self_ensemble=False, strategy=None, channel=None,
+                 shave=None, round_y=False, tile=0, max_megapixels=None, max_images=0):
+    """(results, protocols): {set: {"x<s>": scores}} and {(set, scale): Protocol} for every set and
+    scale; the protocol is chosen by dataset (DIV2K or benchmark), `channel` / `shave` override it."""
+    results, protocols = {}, {}
+    for scale in scales:
+        predictor.check_scale(scale)
+        for set_name, pairs in open_sets(folder, set_names, scale).items():
+            protocol = metrics.protocol_for(pairs, scale, channel, shave, round_y)
+            protocols[(set_name, scale)] = protocol
+            score = evaluate(predictor, pairs, scale, protocol, self_ensemble, strategy, tile, max_megapixels,
+                             max_images)
+            results.setdefault(set_name, {})[f"x{scale}"] = score
+            logging.info("%s x%d: PSNR %.3f dB, SSIM %.4f over %d images", set_name, scale, score["psnr"],
+                         score["ssim"], score["images"])
+    return results, protocols
+
+
+def format_table(results, protocols):
+    """A papers-style table: one row per set, one PSNR / SSIM column per scale, then the protocols.
+
+    `results`: {set: {"x<s>": {"psnr", "ssim", "images"}}}; `protocols`: {(set, scale): Protocol}.
+    """
+    scales = sorted({int(key[1:]) for row in results.values() for key in row})
+    lines = ["| set | " + " | ".join(f"x{s} PSNR / SSIM" for s in scales) + " |",
+             "|---|" + "---|" * len(scales)]
+    for set_name, row in results.items():
+        cells = []
+        for s in scales:
+            score = row.get(f"x{s}")
+            cells.append(f"{score['psnr']:.3f} / {score['ssim']:.4f}" if score else "-")
+        lines.append(f"| {set_name} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for set_name in results:
+        by_scale = {s: p for (name, s), p in protocols.items() if name == set_name}
+        lines.append(f"protocol {set_name}: {metrics.describe(by_scale)}")
+    return "\n".join(lines)
+
+
+def write_results_json(path, results):
+    """Writes {set: {"x<s>": {"psnr", "ssim", "images"}}} atomically (temp file + rename)."""
+    path = os.path.abspath(os.fspath(path))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(temp, "w") as f:
+            json.dump(results, f, indent=2)
+            f.write("\n")
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+    return path

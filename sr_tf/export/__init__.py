@@ -1,0 +1,266 @@
+"""SavedModel and TFLite export of a network's full-image inference.
+
+The SavedModel has two signatures, both on one image of any size:
+
+* `serving_default`: `image` uint8 [H, W, 3] -> `image` uint8 [s*H, s*W, 3] (the SR image);
+* `upscale_float`:   `image` uint8 [H, W, 3] -> `image` float32 [s*H, s*W, 3], the SR image in
+  0..255 units before rounding and clipping (what self-ensemble averages).
+
+`assets.extra/sr_tf.json` records what it holds (model name, scale, receptive-field radius),
+so `sr_tf.evaluate` and `sr_tf.upscale` can load it. TFLite files carry the same two
+signatures and contain builtin ops only (BTSRN's bicubic is a convolution, not ResizeBicubic).
+"""
+import json
+import os
+import shutil
+import uuid
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from sr_tf import models
+from sr_tf.evaluation.metrics import quantize
+from sr_tf.evaluation.tiling import receptive_radius
+from sr_tf.models.layers import QuantizeUint8
+
+METADATA_FILE = os.path.join("assets.extra", "sr_tf.json")
+TFLITE_FILE = "model.tflite"
+FORMAT = "sr_tf.saved_model/1"
+IMAGE = tf.TensorSpec((None, None, 3), tf.uint8, name="image")
+
+
+class ExportError(ValueError):
+    """An export that cannot be made or that does not reproduce the Keras model."""
+
+
+def temporary_sibling(path):
+    """A fresh name next to `path` (same folder, so os.replace is atomic)."""
+    path = os.path.abspath(os.fspath(path))
+    return os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def replace_directory(source, target):
+    """Moves the finished directory `source` to `target`, replacing an older `target`."""
+    if os.path.isdir(target):
+        old = temporary_sibling(target)
+        os.replace(target, old)
+        os.replace(source, target)
+        shutil.rmtree(old)
+    else:
+        os.replace(source, target)
+
+
+def _archive(float_model):
+    archive = keras.export.ExportArchive()
+    archive.track(float_model)
+    to_uint8 = QuantizeUint8(1.0)  # round half up with clipping, as the inference model
+
+    def upscale(image):
+        return {"image": to_uint8(float_model(image[None])[0])}
+
+    def upscale_float(image):
+        return {"image": float_model(image[None])[0]}
+
+    archive.add_endpoint("serving_default", upscale, input_signature=[IMAGE])
+    archive.add_endpoint("upscale_float", upscale_float, input_signature=[IMAGE])
+    return archive
+
+
+def metadata(network, name, scale, float_model):
+    return {
+        "format": FORMAT,
+        "model": name,
+        "scale": int(scale),
+        "receptive_radius": receptive_radius(float_model),
+        "network": network.name,
+        "signatures": {
+            "serving_default": "uint8 [H, W, 3] -> uint8 [s*H, s*W, 3]",
+            "upscale_float": "uint8 [H, W, 3] -> float32 [s*H, s*W, 3], 0..255 before rounding",
+        },
+    }
+
+
+def write_saved_model(network, name, scale, folder):
+    """Writes the x`scale` inference SavedModel and its sr_tf.json into `folder` (not atomic)."""
+    float_model = models.build_inference_model(network, name, scale, quantize=False)
+    _archive(float_model).write_out(folder, verbose=False)
+    os.makedirs(os.path.join(folder, "assets.extra"), exist_ok=True)
+    with open(os.path.join(folder, METADATA_FILE), "w") as f:
+        json.dump(metadata(network, name, scale, float_model), f, indent=2)
+        f.write("\n")
+
+
+def export_saved_model(network, name, scale, output_dir):
+    """Writes the x`scale` inference SavedModel of `network` (model `name`) to `output_dir` and
+    returns the path; MDSR: one SavedModel per scale. Written to a temporary folder beside
+    `output_dir` and renamed at the end (an older export there is replaced)."""
+    output_dir = os.path.abspath(os.fspath(output_dir))
+    _export(network, name, scale, output_dir, tflite=False, check=False)
+    return output_dir
+
+
+def export_checked(network, name, scale, output_dir, tflite=False):
+    """`export_saved_model` (plus `model.tflite` inside it with `tflite`) that reloads what it wrote
+    and compares it with the Keras model on a test image before the final rename. Returns lines
+    saying how close each file came; raises ExportError, leaving nothing behind, when one differs."""
+    return _export(network, name, scale, os.path.abspath(os.fspath(output_dir)), tflite, check=True)
+
+
+def _check_replaceable(output_dir):
+    """Only an earlier sr_tf export (or an empty folder) may be replaced."""
+    if not os.path.exists(output_dir):
+        return
+    ours = os.path.isfile(os.path.join(output_dir, METADATA_FILE)) and is_saved_model(output_dir)
+    empty = os.path.isdir(output_dir) and not os.listdir(output_dir)
+    if not (ours or empty):
+        raise ExportError(f"{output_dir} exists and is not an sr_tf SavedModel; not replacing it")
+
+
+def _export(network, name, scale, output_dir, tflite, check):
+    _check_replaceable(output_dir)
+    os.makedirs(os.path.dirname(output_dir), exist_ok=True)
+    temp = temporary_sibling(output_dir)
+    lines = []
+    try:
+        write_saved_model(network, name, scale, temp)
+        if tflite:
+            export_tflite(temp, os.path.join(temp, TFLITE_FILE))
+        if check:
+            lines = [line.replace(temp, output_dir) for line in check_export(network, name, scale, temp)]
+        replace_directory(temp, output_dir)
+    finally:
+        if os.path.isdir(temp):
+            shutil.rmtree(temp)
+    return lines
+
+
+def is_saved_model(path):
+    return os.path.isfile(os.path.join(os.fspath(path), "saved_model.pb"))
+
+
+def read_metadata(saved_model_dir):
+    """The sr_tf.json of an sr_tf SavedModel; ExportError naming the folder otherwise."""
+    path = os.path.join(os.fspath(saved_model_dir), METADATA_FILE)
+    if not os.path.isfile(path):
+        raise ExportError(f"{saved_model_dir} is a SavedModel but not one sr_tf exported ({path} is missing)")
+    try:
+        with open(path) as f:
+            info = json.load(f)
+        int(info["scale"]), str(info["model"]), int(info["receptive_radius"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ExportError(f"{path} is not a valid sr_tf export description: {error}") from error
+    return info
+
+
+# --------------------------------------------------------------------------------------- TFLite
+
+
+def convert_tflite(saved_model_dir):
+    """TFLite flatbuffer bytes of an sr_tf SavedModel (both signatures, builtin ops only)."""
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        os.fspath(saved_model_dir), signature_keys=["serving_default", "upscale_float"]
+    )
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    try:
+        return converter.convert()
+    except Exception as error:  # the converter raises its own ConverterError
+        raise ExportError(f"TFLite conversion of {saved_model_dir} failed: {error}") from error
+
+
+def tflite_ops(content):
+    """The set of op names in a TFLite model (Flex ops would show up as Flex*)."""
+    interpreter = _quiet_interpreter(model_content=content)
+    return {op["op_name"] for op in interpreter._get_ops_details()}  # no public API lists them
+
+
+def export_tflite(saved_model_dir, tflite_path):
+    """Converts `saved_model_dir` to `tflite_path` (atomically); fails on Flex / custom ops."""
+    content = convert_tflite(saved_model_dir)
+    bad = sorted(op for op in tflite_ops(content) if op.startswith("Flex") or op == "CUSTOM")
+    if bad:
+        raise ExportError(f"TFLite model of {saved_model_dir} needs non-builtin ops: {bad}")
+    temp = temporary_sibling(tflite_path)
+    try:
+        with open(temp, "wb") as f:
+            f.write(content)
+        os.replace(temp, tflite_path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+    return tflite_path
+
+
+def run_tflite(tflite_path, image, signature="serving_default"):
+    """Runs one signature of a TFLite file on a uint8 [H, W, 3] image."""
+    interpreter = _quiet_interpreter(model_path=os.fspath(tflite_path))
+    runner = interpreter.get_signature_runner(signature)
+    return runner(image=np.asarray(image, np.uint8))["image"]
+
+
+def _quiet_interpreter(**kwargs):
+    """tf.lite.Interpreter without its deprecation warning (ai_edge_litert is not a dependency)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return tf.lite.Interpreter(**kwargs)
+
+
+# ---------------------------------------------------------------------------------------- check
+
+# Float SR values (0..255 units) of a reloaded export may differ from the Keras model's by this
+# much (graph optimisations and TFLite kernels sum in other orders); uint8 by at most 1 level.
+FLOAT_TOLERANCE = 0.01
+
+
+def test_image(height=29, width=37):
+    """A deterministic uint8 test image of odd size: smooth gradients plus fine texture."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    rng = np.random.default_rng(0)
+    image = np.stack([
+        127 + 100 * np.sin(x / 5.0) * np.cos(y / 7.0),
+        255 * x / width,
+        255 * y / height,
+    ], axis=-1) + rng.normal(0, 20, (height, width, 3))
+    return np.clip(np.round(image), 0, 255).astype(np.uint8)
+
+
+def compare(what, uint8_out, float_out, uint8_ref, float_ref):
+    """One line saying how close an export is to the Keras model; ExportError when too far."""
+    if uint8_out.shape != uint8_ref.shape or float_out.shape != float_ref.shape:
+        raise ExportError(f"{what}: output shape {uint8_out.shape} differs from the Keras model's {uint8_ref.shape}")
+    level_diff = np.abs(uint8_out.astype(np.int16) - uint8_ref.astype(np.int16))
+    float_diff = float(np.max(np.abs(float_out.astype(np.float64) - float_ref)))
+    differing = int(np.count_nonzero(level_diff))
+    line = (f"{what} reproduces the Keras model: uint8 "
+            f"{'identical' if differing == 0 else f'{differing} of {level_diff.size} values off by 1'}, "
+            f"float max |diff| {float_diff:.2g}")
+    if level_diff.max() > 1 or float_diff > FLOAT_TOLERANCE:
+        raise ExportError(f"{what} does NOT reproduce the Keras model: uint8 max |diff| {level_diff.max()}, "
+                          f"float max |diff| {float_diff:.3g} (tolerance {FLOAT_TOLERANCE})")
+    return line
+
+
+def check_export(network, name, scale, folder, image=None):
+    """Reloads the SavedModel (and model.tflite, if present) in `folder` and compares both
+    signatures with the Keras inference model on `image` (default `test_image()`, 37x29 pixels).
+    Call it outside a tf.distribute scope (a SavedModel loaded inside one only runs in strategy.run)."""
+    image = test_image() if image is None else np.asarray(image, np.uint8)
+    float_model = models.build_inference_model(network, name, scale, quantize=False)
+    float_ref = np.asarray(float_model(image[None])[0], np.float64)
+    uint8_ref = quantize(float_ref.astype(np.float32))
+    loaded = tf.saved_model.load(folder)
+    lines = [compare(
+        f"SavedModel {folder}",
+        loaded.signatures["serving_default"](image=tf.constant(image))["image"].numpy(),
+        loaded.signatures["upscale_float"](image=tf.constant(image))["image"].numpy(),
+        uint8_ref, float_ref,
+    )]
+    tflite_path = os.path.join(folder, TFLITE_FILE)
+    if os.path.isfile(tflite_path):
+        lines.append(compare(
+            f"TFLite {tflite_path}",
+            run_tflite(tflite_path, image), run_tflite(tflite_path, image, "upscale_float"),
+            uint8_ref, float_ref,
+        ))
+    return lines

@@ -1,0 +1,263 @@
+"""The training loop: one tf.function step per scale, run by a tf.distribute strategy.
+
+A run directory holds everything (see runs.py). Rerunning the same command resumes from the
+latest checkpoint (network, optimizer with its step, and the input iterators). MDSR draws one
+scale per step and updates only that scale's branch and the shared layers.
+"""
+import dataclasses
+import math
+import pathlib
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from sr_tf import models
+from sr_tf.data import datasets, pipeline
+from sr_tf.training import distribute, recipes, runs, summaries, validation
+from sr_tf.training.step import make_train_step
+
+
+# The release cut every image's patch grid twice per epoch (as is and rotated by 90 degrees), so
+# its epoch, the period of the 0.618 decay, held two passes over the grid.
+GRID_PASSES_PER_EPOCH = 2
+
+
+class TrainingError(RuntimeError):
+    """Training stopped (a NaN or Inf loss, a mismatched run directory)."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+    run_dir: str
+    step: int
+    psnr: dict  # scale -> validation PSNR of the network
+    bicubic_psnr: dict  # scale -> validation PSNR of bicubic upscaling
+    saved_model: str = ""
+
+
+def train(config):
+    """Runs (or resumes) the training run `config.run_dir` to its last step; returns a TrainResult."""
+    config = config.resolved()
+    distribute.configure_cpu_replicas(config.cpu_replicas)
+    previous_policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(
+        {"none": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[config.mixed_precision]
+    )
+    try:
+        return Trainer(config).run()
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
+class Trainer:
+    def __init__(self, config):
+        self.config = config
+        self.strategy = distribute.make_strategy(config.distribution)
+        self.chief = distribute.is_chief(self.strategy)
+        self.run_dir = pathlib.Path(config.run_dir)
+        # Non-chief workers must take part in saving; they save to a directory of their own.
+        task_type, task_id = distribute.task_info()
+        self.save_dir = self.run_dir if self.chief else self.run_dir / "workers" / f"{task_type}_{task_id}"
+        self.scales = config.scales
+        keras.utils.set_random_seed(config.seed)
+
+        self.train_pairs = {s: datasets.open_pairs(config.train_data, s, config.train_split) for s in self.scales}
+        val_spec = config.val_data or config.train_data
+        self.val_pairs = {s: datasets.open_pairs(val_spec, s, "valid") for s in self.scales}
+        self.steps_per_epoch = self._steps_per_epoch()
+        self.total_steps = config.steps or config.epochs * self.steps_per_epoch
+        decay_every = config.lr_decay_every or self.steps_per_epoch
+        self.schedule = recipes.learning_rate_schedule(config.learning_rate, config.lr_decay_factor, decay_every)
+
+        runs.prepare_run_dir(self.run_dir, config, write=self.chief)
+        with self.strategy.scope():
+            self.network = models.build_model(config.model, config.model_scale, **config.model_options)
+            self.optimizer = recipes.make_optimizer(config.recipe, self.schedule, config.mixed_precision)
+            self.optimizer.build(self.network.trainable_variables)
+        self.branches = {s: self._branch(s) for s in self.scales}
+        # Plain iterators over global batches (checkpointable); each replica slices its part.
+        # Without saved iterators, a resumed run reseeds its patches so it does not replay the start.
+        latest = tf.train.latest_checkpoint(str(self.save_dir / runs.CHECKPOINT_DIR))
+        self.data_seed = config.seed + (0 if config.checkpoint_input or not latest else runs.checkpoint_step(latest))
+        self.iterators = {s: iter(self._dataset(s)) for s in self.scales}
+        self.steps = {s: self._make_step(s) for s in self.scales}
+
+        tracked = dict(model=self.network, optimizer=self.optimizer)
+        if config.checkpoint_input:
+            tracked.update({f"iterator_x{s}": it for s, it in self.iterators.items()})
+        self.checkpoint = tf.train.Checkpoint(**tracked)
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, str(self.save_dir / runs.CHECKPOINT_DIR), max_to_keep=config.keep_checkpoints
+        )
+        self.writers = summaries.Writers(self.run_dir / runs.LOG_DIR, enabled=self.chief)
+        self.validator = (
+            validation.Validator(self.network, config.model, self.val_pairs, config.val_images) if self.chief else None
+        )
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    def _steps_per_epoch(self):
+        config = self.config
+        if config.patch_mode == "grid":
+            grid = pipeline.patches_per_epoch(self.train_pairs[self.scales[0]], hr_patch=config.hr_patch)
+            patches = GRID_PASSES_PER_EPOCH * grid
+            if patches < config.batch_size:
+                raise ValueError(
+                    f"--train_data={config.train_data} gives {patches} grid patches, fewer than one batch "
+                    f"of --batch_size={config.batch_size}"
+                )
+            return patches // config.batch_size
+        return 1000  # EDSR's "epoch": 1000 updates between validations
+
+    def _branch(self, scale):
+        if self.config.family == "mdsr":
+            return models.mdsr_branch(self.network, scale)
+        return self.network
+
+    def _dataset(self, scale):
+        config = self.config
+        return pipeline.training_dataset(
+            self.train_pairs[scale],
+            config.batch_size,
+            mode=config.patch_mode,
+            hr_patch=config.hr_patch or None,
+            lr_patch=config.lr_patch or None,
+            seed=self.data_seed + scale,
+            cache=None if config.cache == "none" else config.cache,
+        )
+
+    def _make_step(self, scale):
+        config = self.config
+        return make_train_step(
+            self.strategy, self.branches[scale], self.optimizer, config.family, config.loss, scale, config.batch_size
+        )
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    @property
+    def step(self):
+        return int(self.optimizer.iterations.numpy())
+
+    def restore(self):
+        latest = self.manager.latest_checkpoint
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            logging.info("resumed from %s at step %d", latest, self.step)
+        elif self.config.warm_start:
+            warm_start(self.network, self.config.warm_start)
+        return bool(latest)
+
+    def scale_for_step(self, step):
+        """MDSR: one scale per batch, uniformly at random; the same at every resume (seeded by step)."""
+        if len(self.scales) == 1:
+            return self.scales[0]
+        rng = np.random.default_rng([self.config.seed, step])
+        return self.scales[rng.integers(len(self.scales))]
+
+    def run(self):
+        config = self.config
+        resumed = self.restore()
+        if not resumed:
+            replicas = self.strategy.num_replicas_in_sync
+            self.writers.hparams(hparams_of(config, self.network, replicas), self.scales)
+        logging.info(
+            "%s %s: %s trainable parameters, %d steps (%d per epoch), global batch %d on %d replica(s)",
+            "resuming" if resumed else "training", config.model, f"{models.count_trainable(self.network):,}",
+            self.total_steps, self.steps_per_epoch, config.batch_size, self.strategy.num_replicas_in_sync,
+        )
+        last_log_time, last_log_step = time.perf_counter(), self.step
+        while self.step < self.total_steps:
+            scale = self.scale_for_step(self.step)
+            loss = float(self.steps[scale](self.iterators[scale]))
+            step = self.step
+            if not math.isfinite(loss):
+                raise TrainingError(
+                    f"the loss became {loss} at step {step}; stopping. The last good checkpoint "
+                    f"({self.manager.latest_checkpoint or 'none yet'}) is intact; lower --learning_rate "
+                    "or use --mixed_precision=none and rerun to resume from it"
+                )
+            if step % config.log_every == 0 or step == self.total_steps:
+                now = time.perf_counter()
+                rate = (step - last_log_step) / max(now - last_log_time, 1e-9)
+                last_log_time, last_log_step = now, step
+                lr = float(self.schedule(step - 1))  # the rate this step used
+                logging.info("step %d/%d  loss %.6g  lr %.4g  %.2f steps/s", step, self.total_steps, loss, lr, rate)
+                self.writers.train_scalars(step, loss=loss, learning_rate=lr, steps_per_second=rate)
+            if step % config.checkpoint_every == 0:
+                self.manager.save(checkpoint_number=step)
+                last_log_time = time.perf_counter()  # steps/s counts training only
+            if step % config.validate_every == 0 and step < self.total_steps:
+                self.validate(step)
+                last_log_time = time.perf_counter()
+        if self.manager.latest_checkpoint is None or not self.manager.latest_checkpoint.endswith(f"-{self.step}"):
+            self.manager.save(checkpoint_number=self.step)
+        psnr, bicubic = self.validate(self.step, with_bicubic=True)
+        saved_model = self.export() if config.export and self.chief else ""
+        for s in psnr:
+            logging.info("validation x%d: PSNR %.3f dB (bicubic %.3f dB)", s, psnr[s], bicubic[s])
+        self.writers.flush()
+        return TrainResult(str(self.run_dir), self.step, psnr, bicubic, saved_model)
+
+    def validate(self, step, with_bicubic=False):
+        if not self.chief:  # workers other than the chief only train
+            return {}, {}
+        psnr, panels = self.validator.network_psnr()
+        bicubic = self.validator.bicubic_psnr() if with_bicubic else {}
+        self.writers.validation(step, psnr, bicubic, panels)
+        return psnr, bicubic
+
+    def export(self):
+        from sr_tf.export import export_saved_model
+
+        paths = []
+        for s in self.scales:
+            target = self.run_dir / runs.SAVED_MODEL_DIR
+            if len(self.scales) > 1:
+                target = target / f"x{s}"
+            paths.append(str(export_saved_model(self.network, self.config.model, s, target)))
+            logging.info("exported the x%d inference model to %s", s, paths[-1])
+        return paths[0] if len(paths) == 1 else ",".join(paths)
+
+
+def hparams_of(config, network, replicas):
+    values = {
+        "model": config.model,
+        "scale": ",".join(map(str, config.scales)),
+        "parameters": models.count_trainable(network),
+        "batch_size": config.batch_size,
+        "patch": f"{config.patch_mode} hr{config.hr_patch}" if config.hr_patch else f"{config.patch_mode} lr{config.lr_patch}",
+        "learning_rate": config.learning_rate,
+        "lr_decay_factor": config.lr_decay_factor,
+        "loss": config.loss,
+        "mixed_precision": config.mixed_precision,
+        "replicas": replicas,
+        "train_data": config.train_data,
+        "seed": config.seed,
+    }
+    values.update({f"option_{k}": v for k, v in {**models.model_defaults(config.model), **config.model_options}.items()})
+    return values
+
+
+def warm_start(network, source_run_dir):
+    """Copies every weight whose name and shape match from another run's latest checkpoint.
+
+    EDSR x3/x4 from a trained x2 (the paper's recipe): head, body and tail copy; for x4 the first
+    upsampling conv has the x2 shape and copies too; for x3 the upsampler starts fresh.
+    """
+    source, _, _ = runs.load_network(source_run_dir)
+    source_weights = {w.path: w for w in source.weights}
+    copied, skipped = [], []
+    for weight in network.weights:
+        match = source_weights.get(weight.path)
+        if match is not None and tuple(match.shape) == tuple(weight.shape):
+            weight.assign(match)
+            copied.append(weight.path)
+        else:
+            reason = "not in the source" if match is None else f"shape {tuple(match.shape)} != {tuple(weight.shape)}"
+            skipped.append(f"{weight.path} ({reason})")
+    logging.info("warm start from %s: copied %d weights: %s", source_run_dir, len(copied), ", ".join(copied))
+    logging.info("warm start: %d weights start fresh: %s", len(skipped), ", ".join(skipped) or "none")
+    return copied, skipped

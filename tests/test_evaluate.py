@@ -1,0 +1,125 @@
+"""Evaluation: results JSON format, the command, run directories, DIV2K protocol, bad inputs."""
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sr_tf import models
+from sr_tf.data.images import write_png
+from sr_tf.data.imresize import imresize
+from sr_tf.evaluation import metrics, scoring
+from sr_tf.evaluation.predictor import ModelError, bicubic_predictor, load_predictor
+from sr_tf.training import runs
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY_EDSR = dict(num_blocks=1, num_features=8)
+
+
+def random_image(height, width, seed):
+    y, x = np.mgrid[0:height, 0:width]
+    smooth = np.stack([x * 4, y * 4, (x + y) * 2], axis=-1) % 256
+    noise = np.random.default_rng(seed).integers(0, 40, (height, width, 3))
+    return np.clip(smooth + noise, 0, 255).astype(np.uint8)
+
+
+def make_benchmark(root, set_name="Tiny", scales=(2,), sizes=((30, 37), (25, 24))):
+    """<root>/<Set>/HR/*.png and LR_bicubic/X<s>/<name>x<s>.png (LR made with the MATLAB-exact imresize)."""
+    for i, (h, w) in enumerate(sizes):
+        hr = random_image(h, w, i)
+        write_png(root / set_name / "HR" / f"img{i}.png", hr)
+        for s in scales:
+            lr = imresize(hr[: h - h % s, : w - w % s], 1 / s)
+            write_png(root / set_name / "LR_bicubic" / f"X{s}" / f"img{i}x{s}.png", lr)
+    return root
+
+
+def make_run(run_dir, scale):
+    keras.utils.set_random_seed(5)
+    network = models.build_model("edsr_baseline", scale, **TINY_EDSR)
+    runs.write_model_spec(run_dir, "edsr_baseline", scale, TINY_EDSR)
+    tf.train.CheckpointManager(tf.train.Checkpoint(model=network), os.path.join(run_dir, "checkpoints"), 1).save()
+    return network
+
+
+def test_results_json_has_the_contract_format(tmp_path):
+    root = make_benchmark(tmp_path / "bench", scales=(2, 3))
+    results, protocols = scoring.evaluate_all(bicubic_predictor(), root, ["Tiny"], [2, 3])
+    path = scoring.write_results_json(tmp_path / "out" / "results.json", results)
+    data = json.loads(open(path).read())
+    assert list(data) == ["Tiny"] and list(data["Tiny"]) == ["x2", "x3"]
+    for score in data["Tiny"].values():
+        assert set(score) == {"psnr", "ssim", "images"}
+        assert isinstance(score["psnr"], float) and isinstance(score["ssim"], float) and score["images"] == 2
+    assert os.listdir(tmp_path / "out") == ["results.json"]
+    table = scoring.format_table(results, protocols)
+    assert "| Tiny |" in table and "protocol Tiny: Y (BT.601" in table and "scale px shaved" in table
+
+
+def test_evaluate_command(tmp_path):
+    root = make_benchmark(tmp_path / "bench", set_name="Mini")
+    out = tmp_path / "results.json"
+    command = [sys.executable, "-m", "sr_tf.evaluate", "--model=bicubic", f"--benchmark_dir={root}", "--sets=Mini",
+               "--scales=2", f"--results_json={out}"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    data = json.loads(out.read_text())
+    expected, _ = scoring.evaluate_all(bicubic_predictor(), root, ["Mini"], [2])
+    assert data == expected
+    assert "| Mini | " in done.stdout and "protocol Mini:" in done.stdout
+
+
+def test_run_directory_is_evaluated_at_its_latest_checkpoint(tmp_path):
+    network = make_run(tmp_path / "run", 2)
+    root = make_benchmark(tmp_path / "bench")
+    predictor = load_predictor(str(tmp_path / "run"))
+    assert predictor.scales == (2,) and predictor.name == "edsr_baseline"
+    protocol = metrics.Protocol("y", 2)
+    pairs = scoring.open_sets(root, ["Tiny"], 2)["Tiny"]
+    score = scoring.evaluate(predictor, pairs, 2, protocol)
+    inference = models.build_inference_model(network, "edsr_baseline", 2)
+    psnrs = [metrics.psnr(inference(lr[None])[0].numpy(), hr, protocol) for lr, hr in map(pairs.load, range(2))]
+    assert score["psnr"] == pytest.approx(np.mean(psnrs), abs=1e-6)
+    with pytest.raises(ModelError, match="x3"):
+        scoring.evaluate_all(predictor, root, ["Tiny"], [3])
+
+
+def test_keras_file_identifies_its_model(tmp_path):
+    keras.utils.set_random_seed(5)
+    network = models.build_model("btsrn", 4, low_blocks=1, high_blocks=1, width=8, bottleneck=4)
+    network.save(tmp_path / "net.keras")
+    predictor = load_predictor(str(tmp_path / "net.keras"))
+    assert (predictor.name, predictor.scales) == ("btsrn", (4,))
+    lr = random_image(9, 11, 0)
+    expected = models.build_inference_model(network, "btsrn", 4)(lr[None])[0].numpy()
+    assert np.abs(predictor.upscale(lr, 4).astype(int) - expected).max() <= 1
+
+
+def test_div2k_folder_uses_rgb_and_scale_plus_6(tmp_path):
+    root = tmp_path / "DIV2K"
+    hr = random_image(40, 44, 1)
+    lr = imresize(hr, 0.5)
+    for i in range(801, 901):  # the validation split is images 0801-0900
+        write_png(root / "DIV2K_valid_HR" / f"{i:04d}.png", hr)
+        write_png(root / "DIV2K_valid_LR_bicubic" / "X2" / f"{i:04d}x2.png", lr)
+    results, protocols = scoring.evaluate_all(bicubic_predictor(), tmp_path, ["Set5"], [2], max_images=3)
+    assert protocols == {("DIV2K", 2): metrics.Protocol("rgb", 8)}
+    score = results["DIV2K"]["x2"]
+    assert score["images"] == 3
+    sr = imresize(lr, 2)
+    assert score["psnr"] == pytest.approx(metrics.psnr(sr, hr, metrics.Protocol("rgb", 8)))
+
+
+def test_bad_model_specs_are_named(tmp_path):
+    with pytest.raises(ModelError, match="no such file"):
+        load_predictor(str(tmp_path / "nothing"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelError, match="empty"):
+        load_predictor(str(tmp_path / "empty"))
+    with pytest.raises(ModelError, match="x9"):
+        bicubic_predictor().check_scale(9)

@@ -1,0 +1,167 @@
+"""`python -m sr_tf.train`: flags and flagfiles, the shipped configs, SIGKILL and resume, two workers."""
+import json
+import os
+import pathlib
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from absl import flags
+from absl.testing import flagsaver
+from PIL import Image
+
+from sr_tf import train as train_cli
+from sr_tf.training import recipes, runs
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+TINY = ["--model=btsrn", "--low_blocks=1", "--high_blocks=1", "--width=8", "--bottleneck=4",
+        "--patch_mode=random", "--hr_patch=24", "--batch_size=4", "--val_images=1", "--noexport"]
+
+
+@pytest.fixture(scope="module")
+def photo_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli_photos")
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(folder / f"p{i}.png")
+    return folder
+
+
+def parse(argv):
+    """Parses argv with the CLI's flags (no side effects) and returns the resolved TrainConfig."""
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["sr_tf.train", *argv])
+    return train_cli.config_from_flags().resolved()
+
+
+def run_cli(args, env=None, **kwargs):
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "sr_tf.train", *args], capture_output=True, text=True,
+                          env=environment, cwd=REPO, timeout=240, **kwargs)
+
+
+def test_unknown_flag_fails_at_once_naming_it():
+    result = run_cli(["--run_dir=/tmp/never", "--batchsize=3"])
+    assert result.returncode != 0
+    assert "batchsize" in result.stderr and "batch_size" in result.stderr  # absl suggests the right one
+    assert not pathlib.Path("/tmp/never").exists()
+
+
+def test_unknown_flag_inside_a_flagfile_fails_naming_it(tmp_path):
+    flagfile = tmp_path / "bad.cfg"
+    flagfile.write_text("--model=btsrn\n--learnin_rate=0.1\n")
+    result = run_cli([f"--flagfile={flagfile}", f"--run_dir={tmp_path / 'run'}"])
+    assert result.returncode != 0 and "learnin_rate" in result.stderr
+
+
+def test_a_later_flag_overrides_the_flagfile():
+    with flagsaver.flagsaver():
+        config = parse([f"--flagfile={REPO / 'configs' / 'btsrn_x2.cfg'}", "--batch_size=8", "--run_dir=/tmp/x"])
+    assert config.batch_size == 8 and config.run_dir == "/tmp/x" and config.epochs == 16
+
+
+RELEASE = dict(batch_size=32, epochs=16, learning_rate=1e-3, lr_decay_factor=0.618, lr_decay_every=0,
+               hr_patch=108, patch_mode="grid", loss="mse_residual", train_split="train_valid")
+EDSR = dict(batch_size=16, steps=300_000, learning_rate=1e-4, lr_decay_factor=0.5, lr_decay_every=200_000,
+            lr_patch=48, patch_mode="random", loss="l1", train_split="train")
+
+
+@pytest.mark.parametrize("config_file", sorted(p.name for p in (REPO / "configs").glob("*.cfg")))
+def test_every_shipped_config_parses_and_matches_its_recipe(config_file):
+    with flagsaver.flagsaver():
+        config = parse([f"--flagfile={REPO / 'configs' / config_file}"])
+    name = config_file[:-4]
+    expected = {}
+    if re.fullmatch(r"btsrn_x[234]", name):
+        expected = dict(RELEASE, scale=(int(name[-1]),), model_options=dict(block="pconv", low_blocks=6, high_blocks=4,
+                                                                             width=128, bottleneck=64))
+    elif name.startswith("btsrn_x2_"):
+        expected = dict(RELEASE, train_split="train", model_options=dict(
+            block=name[len("btsrn_x2_"):], low_blocks=6, high_blocks=4, width=128, bottleneck=32))
+    elif name.startswith("edsr"):
+        expected = dict(EDSR, scale=(int(name[-1]),), model=name[:-3])
+        if not name.endswith("2"):
+            expected["warm_start"] = f"runs/{name[:-1]}2"
+    elif name.startswith("mdsr"):
+        expected = dict(EDSR, scale=(2, 3, 4), model=name)
+    for key, value in expected.items():
+        assert getattr(config, key) == value, key
+    # Recipes in the files agree with the library's recipes.
+    recipe = recipes.RECIPES[config.family]
+    assert (config.learning_rate, config.lr_decay_factor, config.batch_size) == (
+        recipe.learning_rate, recipe.lr_decay_factor, recipe.batch_size) or name == "quickstart"
+
+
+def test_flags_cfg_reproduces_the_run(tmp_path, photo_folder):
+    run_dir = tmp_path / "run"
+    result = run_cli([*TINY, f"--train_data=folder:{photo_folder}", "--steps=2", f"--run_dir={run_dir}"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "validation PSNR" in result.stdout and "bicubic" in result.stdout
+    with flagsaver.flagsaver():
+        original = parse([*TINY, f"--train_data=folder:{photo_folder}", "--steps=2", f"--run_dir={run_dir}"])
+        again = parse([f"--flagfile={run_dir / 'flags.cfg'}"])
+    assert again == original
+
+
+def test_sigkill_mid_run_loses_at_most_one_checkpoint_interval(tmp_path, photo_folder):
+    run_dir, interval = tmp_path / "run", 5
+    args = [*TINY, f"--train_data=folder:{photo_folder}", "--steps=40", f"--checkpoint_every={interval}",
+            "--log_every=1", "--validate_every=1000", f"--run_dir={run_dir}"]
+    process = subprocess.Popen([sys.executable, "-m", "sr_tf.train", *args], stderr=subprocess.PIPE, text=True,
+                               cwd=REPO, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    last_step, deadline = 0, time.time() + 180
+    for line in process.stderr:
+        match = re.search(r"step (\d+)/40", line)
+        if match:
+            last_step = int(match.group(1))
+        if last_step >= 13 or time.time() > deadline:
+            break
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert last_step >= 13, "training did not reach step 13 before the deadline"
+    resumed = run_cli(args)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    start = int(re.search(r"resumed from \S+ at step (\d+)", resumed.stderr).group(1))
+    assert last_step - interval <= start <= last_step
+    assert runs.latest_checkpoint(run_dir).endswith("ckpt-40")
+
+
+def free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_two_workers_train_to_the_same_weights(tmp_path, photo_folder):
+    run_dir = tmp_path / "run"
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
+    args = [*TINY, f"--train_data=folder:{photo_folder}", "--steps=3", "--distribution=multi_worker",
+            f"--run_dir={run_dir}", "--checkpoint_every=3"]
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    workers = [
+        subprocess.Popen([sys.executable, "-m", "sr_tf.train", *args], cwd=REPO, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True,
+                         env={**environment, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})})
+        for i in range(2)
+    ]
+    outputs = [w.communicate(timeout=240) for w in workers]
+    for worker, (_, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err[-3000:]
+    assert "2 replica(s)" in outputs[0][1]
+    chief = tf.train.load_checkpoint(runs.latest_checkpoint(run_dir))
+    other = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(run_dir / "workers" / "worker_1" / "checkpoints")))
+    names = [n for n in chief.get_variable_to_shape_map() if n.endswith("VARIABLE_VALUE")]
+    assert len(names) > 3 * 14  # the network's 14 weights, Adam's two slots each, the step
+    for name in names:  # weights and optimizer state alike
+        np.testing.assert_array_equal(chief.get_tensor(name), other.get_tensor(name))
+    assert chief.get_tensor("optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 3

@@ -1,0 +1,164 @@
+"""Training runs end to end on tiny models and images: outputs, resume, NaN stop, warm start, MDSR."""
+import json
+import pathlib
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from sr_tf.training import runs
+from sr_tf.training.config import TrainConfig
+from sr_tf.training.trainer import TrainingError, train, warm_start
+
+TINY_BTSRN = dict(low_blocks=1, high_blocks=1, width=8, bottleneck=4)
+TINY_EDSR = dict(num_blocks=1, num_features=8)
+
+
+def photo_like(rng, size):
+    """A smooth image with some texture, so that the networks have something to learn."""
+    y, x = np.mgrid[0:size, 0:size] / size
+    base = np.stack([np.sin(6 * x + c) * np.cos(4 * y - c) for c in (0, 1, 2)], axis=-1)
+    image = 127 + 90 * base + rng.normal(0, 12, (size, size, 3))
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def photo_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    for i, size in enumerate((72, 80, 96, 160)):
+        Image.fromarray(photo_like(rng, size)).save(folder / f"photo{i}.png")
+    return folder
+
+
+def tiny_config(run_dir, folder, **overrides):
+    settings = dict(
+        run_dir=str(run_dir), model="btsrn", scale=(2,), model_options=TINY_BTSRN,
+        train_data=f"folder:{folder}", val_images=2, batch_size=4, patch_mode="random", hr_patch=24,
+        steps=6, checkpoint_every=3, log_every=1, validate_every=100, export=False, seed=3,
+    )
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+def weights_of(run_dir):
+    network, _, _ = runs.load_network(run_dir)
+    return [w.numpy() for w in network.weights]
+
+
+def event_tags(log_dir):
+    tags = set()
+    for path in pathlib.Path(log_dir).rglob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            tags |= {value.tag for value in event.summary.value}
+    return tags
+
+
+def test_a_run_writes_flags_checkpoints_logs_and_a_saved_model(tmp_path, photo_folder):
+    run_dir = tmp_path / "run"
+    result = train(tiny_config(run_dir, photo_folder, export=True, validate_every=3))
+    assert result.step == 6
+    assert set(result.psnr) == set(result.bicubic_psnr) == {2}
+    assert 10 < result.bicubic_psnr[2] < 60 and np.isfinite(result.psnr[2])
+    flags = (run_dir / "flags.cfg").read_text().split()
+    assert "--model=btsrn" in flags and "--steps=6" in flags and f"--run_dir={run_dir}" in flags
+    spec = json.loads((run_dir / "model.json").read_text())
+    assert spec == {"model": "btsrn", "scale": 2, "options": {"block": "pconv", **TINY_BTSRN}}
+    assert runs.latest_checkpoint(run_dir).endswith("ckpt-6")
+    tags = event_tags(run_dir / "logs")
+    assert {"loss", "learning_rate", "steps_per_second", "psnr_x2", "bicubic_psnr_x2",
+            "bicubic_output_truth_x2", "_hparams_/session_start_info"} <= tags
+    reloaded = tf.saved_model.load(result.saved_model)
+    lr = np.random.default_rng(0).integers(0, 256, (11, 13, 3), dtype=np.uint8)
+    assert "serving_default" in reloaded.signatures
+    network, _, _ = runs.load_network(run_dir)
+    from sr_tf.models import build_inference_model
+
+    expected = build_inference_model(network, "btsrn", 2)(lr[None])[0].numpy()
+    outputs = reloaded.signatures["serving_default"](tf.constant(lr))
+    np.testing.assert_array_equal(next(iter(outputs.values())).numpy().reshape(expected.shape), expected)
+
+
+def test_resuming_continues_exactly_where_the_run_stopped(tmp_path, photo_folder):
+    """4 steps, then the same run resumed to 8, equals 8 steps at once: weights, optimizer, data."""
+    straight = tmp_path / "straight"
+    train(tiny_config(straight, photo_folder, steps=8, checkpoint_every=4))
+    resumed = tmp_path / "resumed"
+    train(tiny_config(resumed, photo_folder, steps=4, checkpoint_every=4))
+    first_half = weights_of(resumed)
+    result = train(tiny_config(resumed, photo_folder, steps=8, checkpoint_every=4))
+    assert result.step == 8
+    for a, b in zip(weights_of(straight), weights_of(resumed)):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(first_half, weights_of(resumed)))
+
+
+def test_a_run_directory_refuses_another_network(tmp_path, photo_folder):
+    train(tiny_config(tmp_path / "run", photo_folder, steps=1))
+    with pytest.raises(runs.RunError, match="use a new --run_dir"):
+        train(tiny_config(tmp_path / "run", photo_folder, model_options={**TINY_BTSRN, "width": 16}))
+
+
+def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, photo_folder):
+    run_dir = tmp_path / "run"
+    train(tiny_config(run_dir, photo_folder, steps=3))
+    with pytest.raises(TrainingError, match="loss became (nan|inf).*last good checkpoint"):
+        train(tiny_config(run_dir, photo_folder, steps=40, learning_rate=1e30, checkpoint_every=1))
+    # Checkpoints were saved every step until the bad one, which was not saved.
+    assert all(np.all(np.isfinite(w)) for w in weights_of(run_dir))
+
+
+def test_grid_mode_epochs_drive_the_0618_schedule(tmp_path, photo_folder):
+    """The 160x160 photo holds one 108x108 grid patch; an epoch is two grid passes (as the release's
+    original + rot90 versions), so 2 steps per epoch at batch 1 and a 0.618 decay every 2 steps."""
+    run_dir = tmp_path / "run"
+    config = tiny_config(run_dir, photo_folder, patch_mode="grid", hr_patch=108, batch_size=1, steps=None, epochs=3)
+    result = train(config)
+    assert result.step == 6
+    from tensorboard.backend.event_processing import event_accumulator
+
+    accumulator = event_accumulator.EventAccumulator(str(run_dir / "logs" / "train"), size_guidance={"tensors": 0})
+    accumulator.Reload()
+    rates = [float(tf.make_ndarray(e.tensor_proto)) for e in accumulator.Tensors("learning_rate")]
+    expected = [0.001 * 0.618**epoch for epoch in (0, 0, 1, 1, 2, 2)]
+    np.testing.assert_allclose(rates, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_trains(tmp_path, photo_folder, precision):
+    result = train(tiny_config(tmp_path / "run", photo_folder, steps=2, mixed_precision=precision))
+    assert result.step == 2 and np.isfinite(result.psnr[2])
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored afterwards
+
+
+def test_mirrored_training_over_two_cpu_replicas(tmp_path, photo_folder):
+    result = train(tiny_config(tmp_path / "run", photo_folder, steps=2, distribution="mirrored"))
+    assert result.step == 2 and np.isfinite(result.psnr[2])
+
+
+def test_mdsr_trains_every_scale_through_one_network(tmp_path, photo_folder):
+    config = tiny_config(tmp_path / "run", photo_folder, model="mdsr_baseline", scale=(2, 3), model_options=TINY_EDSR,
+                         hr_patch=None, lr_patch=8, steps=6, loss="l1", export=True)
+    result = train(config)
+    assert set(result.psnr) == {2, 3}
+    assert sorted(p.name for p in (tmp_path / "run" / "saved_model").iterdir()) == ["x2", "x3"]
+
+
+def test_warm_start_copies_matching_weights_from_an_x2_run(tmp_path, photo_folder):
+    x2 = tmp_path / "x2"
+    edsr = dict(model="edsr_baseline", model_options=TINY_EDSR, hr_patch=None, lr_patch=8, loss="l1")
+    train(tiny_config(x2, photo_folder, steps=2, **edsr))
+    source = dict((w.path, w.numpy()) for w in runs.load_network(x2)[0].weights)
+    from sr_tf.models import build_model
+
+    for scale, fresh in ((4, {"up_1_conv/kernel", "up_1_conv/bias"}), (3, {"up_0_conv/kernel", "up_0_conv/bias"})):
+        target = build_model("edsr_baseline", scale, **TINY_EDSR)
+        copied, skipped = warm_start(target, str(x2))
+        assert {s.split(" ")[0] for s in skipped} == fresh
+        for weight in target.weights:
+            if weight.path in copied:
+                np.testing.assert_array_equal(weight.numpy(), source[weight.path])
+    result = train(tiny_config(tmp_path / "x4", photo_folder, steps=1, scale=(4,), warm_start=str(x2), **edsr))
+    assert result.step == 1

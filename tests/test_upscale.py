@@ -1,0 +1,82 @@
+"""Upscaling files: a folder with every image mode and one corrupt file, the command's exit code."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sr_tf.data.images import read_image
+from sr_tf.data.imresize import imresize
+from sr_tf.evaluation.predictor import bicubic_predictor
+from sr_tf.evaluation.upscaling import pick_scale, plan_jobs, upscale_files
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def make_folder(root):
+    """RGB, grayscale, palette, RGBA and 16-bit images (one in a sub-folder), and a corrupt PNG."""
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (9, 12, 3), dtype=np.uint8)
+    (root / "sub").mkdir(parents=True)
+    Image.fromarray(rgb).save(root / "rgb.png")
+    Image.fromarray(rgb[..., 0]).save(root / "gray.png")
+    Image.fromarray(rgb).convert("P").save(root / "sub" / "palette.png")
+    Image.fromarray(np.dstack([rgb, np.full((9, 12), 128, np.uint8)])).save(root / "alpha.png")
+    Image.fromarray((rgb[..., 1].astype(np.uint16) * 257)).save(root / "deep.png")
+    (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not an image")
+    (root / "notes.txt").write_text("not an image, not listed")
+    return rgb
+
+
+def test_folder_with_a_corrupt_file(tmp_path):
+    rgb = make_folder(tmp_path / "in")
+    jobs = plan_jobs(tmp_path / "in", tmp_path / "out")
+    assert [os.path.relpath(target, tmp_path / "out") for _, target in jobs] == [
+        "alpha.png", "broken.png", "deep.png", "gray.png", "rgb.png", os.path.join("sub", "palette.png")]
+    failures = upscale_files(bicubic_predictor(), jobs, 2, progress=False)
+    assert [os.path.basename(source) for source, _ in failures] == ["broken.png"]
+    assert "broken.png" in failures[0][1]
+    written = sorted(os.path.relpath(os.path.join(d, f), tmp_path / "out")
+                     for d, _, files in os.walk(tmp_path / "out") for f in files)
+    assert written == ["alpha.png", "deep.png", "gray.png", "rgb.png", os.path.join("sub", "palette.png")]
+    assert np.array_equal(read_image(tmp_path / "out" / "rgb.png"), imresize(rgb, 2))
+    assert np.array_equal(read_image(tmp_path / "out" / "alpha.png"), imresize(rgb, 2))
+    gray = read_image(tmp_path / "out" / "gray.png")
+    assert gray.shape == (18, 24, 3) and np.array_equal(gray[..., 0], gray[..., 2])
+
+
+def test_upscale_command_reports_failures(tmp_path):
+    make_folder(tmp_path / "in")
+    command = [sys.executable, "-m", "sr_tf.upscale", "--model=bicubic", f"--input={tmp_path / 'in'}",
+               f"--output={tmp_path / 'out'}", "--scale=3", "--tile=5"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1
+    assert "upscaled 5 of 6 image(s) by x3" in done.stdout
+    assert "broken.png" in done.stderr
+    assert read_image(tmp_path / "out" / "sub" / "palette.png").shape == (27, 36, 3)
+    assert not any(name.endswith(".tmp") for _, _, files in os.walk(tmp_path / "out") for name in files)
+
+
+def test_single_file_and_bad_arguments(tmp_path):
+    image = tmp_path / "photo.jpg"
+    Image.fromarray(np.zeros((6, 7, 3), np.uint8)).save(image)
+    assert plan_jobs(image, tmp_path / "big.png") == [(str(image), str(tmp_path / "big.png"))]
+    assert plan_jobs(image, tmp_path) == [(str(image), str(tmp_path / "photo.png"))]
+    with pytest.raises(ValueError, match="give it a .png name"):
+        plan_jobs(image, tmp_path / "big.jpg")
+    with pytest.raises(ValueError, match="no such file"):
+        plan_jobs(tmp_path / "missing.png", tmp_path / "out.png")
+    with pytest.raises(ValueError, match="--scale is needed"):
+        pick_scale(bicubic_predictor(), None)
+    assert pick_scale(bicubic_predictor(), 4) == 4
+
+
+def test_output_folder_inside_the_input_is_not_read_back(tmp_path):
+    make_folder(tmp_path / "in")
+    (tmp_path / "in" / "out").mkdir()
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "in" / "out" / "old.png")
+    sources = [os.path.basename(source) for source, _ in plan_jobs(tmp_path / "in", tmp_path / "in" / "out")]
+    assert "old.png" not in sources and len(sources) == 6
