@@ -42,6 +42,7 @@ flags.DEFINE_integer("hr_patch", None, "HR patch size (BTSRN: 108).")
 flags.DEFINE_integer("lr_patch", None, "LR patch size (EDSR/MDSR: 48).")
 flags.DEFINE_integer("epochs", None, "Epochs (BTSRN: 16 passes over the patch grid).")
 flags.DEFINE_integer("steps", None, "Training steps; overrides --epochs (EDSR/MDSR: 300000).")
+flags.DEFINE_float("max_minutes", None, "Stop once the training steps took this many minutes (a time budget).")
 flags.DEFINE_float("learning_rate", None, "Initial learning rate.")
 flags.DEFINE_float("lr_decay_factor", None, "Learning-rate factor per decay period (BTSRN 0.618, EDSR 0.5).")
 flags.DEFINE_integer("lr_decay_every", None, "Steps per decay period; 0 = one epoch (BTSRN), EDSR 200000.")
@@ -72,7 +73,7 @@ def config_from_flags(values=FLAGS):
         raise app.UsageError(f"--scale takes integers such as 2 or 2,3,4, got {','.join(values.scale)}")
     options = {name: values[name].value for name in MODEL_OPTION_FLAGS if values[name].value is not None}
     fields = ("train_data", "train_split", "val_data", "val_images", "cache", "batch_size", "patch_mode", "hr_patch",
-              "lr_patch", "epochs", "steps", "learning_rate", "lr_decay_factor", "lr_decay_every", "loss",
+              "lr_patch", "epochs", "steps", "max_minutes", "learning_rate", "lr_decay_factor", "lr_decay_every", "loss",
               "seed", "distribution", "cpu_replicas", "mixed_precision", "checkpoint_every",
               "keep_checkpoints", "checkpoint_input", "log_every", "validate_every", "warm_start", "export")
     return TrainConfig(

@@ -162,3 +162,13 @@ def test_warm_start_copies_matching_weights_from_an_x2_run(tmp_path, photo_folde
                 np.testing.assert_array_equal(weight.numpy(), source[weight.path])
     result = train(tiny_config(tmp_path / "x4", photo_folder, steps=1, scale=(4,), warm_start=str(x2), **edsr))
     assert result.step == 1
+
+
+def test_a_time_budget_stops_the_run_and_results_json_records_it(tmp_path, photo_folder):
+    run_dir = tmp_path / "run"
+    result = train(tiny_config(run_dir, photo_folder, steps=10_000, max_minutes=0.0001, validate_every=1))
+    assert 1 <= result.step < 10_000  # stopped by the 6 ms budget, after the step that crossed it
+    saved = json.loads((run_dir / "results.json").read_text())
+    assert saved["step"] == result.step and saved["train_seconds"] >= 0.006
+    assert set(saved["psnr"]) == {"x2"} and saved["peak_memory_mb"] > 100
+    assert "psnr_x2_by_seconds" in event_tags(run_dir / "logs")

@@ -28,6 +28,7 @@ class TrainConfig:
     lr_patch: Optional[int] = None
     epochs: Optional[int] = None
     steps: Optional[int] = None  # overrides epochs when set
+    max_minutes: Optional[float] = None  # stop earlier once training steps took this long (wall time)
     learning_rate: Optional[float] = None
     lr_decay_factor: Optional[float] = None
     lr_decay_every: Optional[int] = None  # steps; 0 = every epoch
@@ -95,6 +96,8 @@ class TrainConfig:
         for name in ("batch_size", "checkpoint_every", "log_every", "validate_every"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ValueError(f"--max_minutes must be positive, got {self.max_minutes}")
         if not self.epochs and not self.steps:
             raise ValueError("set --epochs or --steps")
 

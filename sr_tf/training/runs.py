@@ -7,6 +7,8 @@
     <run>/saved_model/        the exported full-image inference SavedModel (MDSR: one per scale,
                               saved_model/x2, ...)
     <run>/logs/               TensorBoard event files (train/, validation/, HParams at the top)
+    <run>/results.json        the final step, training seconds, validation PSNR (and bicubic's),
+                              peak memory
 """
 import json
 import pathlib
@@ -21,6 +23,7 @@ CHECKPOINT_DIR = "checkpoints"
 SAVED_MODEL_DIR = "saved_model"
 LOG_DIR = "logs"
 FLAGS_FILE = "flags.cfg"
+RESULTS_FILE = "results.json"
 
 
 class RunError(ValueError):

@@ -31,10 +31,16 @@ class Writers:
             for name, value in scalars.items():
                 tf.summary.scalar(name, value)
 
-    def validation(self, step, psnr, bicubic_psnr, panels):
-        """PSNR per scale, the bicubic baseline, and bicubic | output | ground truth panels."""
+    def validation(self, step, psnr, bicubic_psnr, panels, train_seconds=None):
+        """PSNR per scale (against steps, and against seconds of training as `..._by_seconds`),
+        the bicubic baseline, and bicubic | output | ground truth panels."""
         if not self.enabled:
             return
+        if train_seconds is not None:
+            with self.valid.as_default(step=int(round(train_seconds))):
+                for scale, value in psnr.items():
+                    tf.summary.scalar(f"psnr_x{scale}_by_seconds", value,
+                                      description="validation PSNR; the x axis is seconds of training")
         with self.valid.as_default(step=step):
             for scale, value in psnr.items():
                 tf.summary.scalar(f"psnr_x{scale}", value)

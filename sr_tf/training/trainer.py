@@ -5,8 +5,10 @@ latest checkpoint (network, optimizer with its step, and the input iterators). M
 scale per step and updates only that scale's branch and the shared layers.
 """
 import dataclasses
+import json
 import math
 import pathlib
+import resource
 import time
 
 import keras
@@ -36,6 +38,19 @@ class TrainResult:
     psnr: dict  # scale -> validation PSNR of the network
     bicubic_psnr: dict  # scale -> validation PSNR of bicubic upscaling
     saved_model: str = ""
+    train_seconds: float = 0.0  # wall time of the training steps, over every resume
+    peak_memory_mb: float = 0.0  # peak resident memory of this process
+
+    def to_json(self):
+        return {
+            "step": self.step,
+            "train_seconds": round(self.train_seconds, 3),
+            "steps_per_second": round(self.step / self.train_seconds, 4) if self.train_seconds else None,
+            "psnr": {f"x{s}": v for s, v in self.psnr.items()},
+            "bicubic_psnr": {f"x{s}": v for s, v in self.bicubic_psnr.items()},
+            "peak_memory_mb": round(self.peak_memory_mb, 1),
+            "saved_model": self.saved_model,
+        }
 
 
 def train(config):
@@ -85,7 +100,9 @@ class Trainer:
         self.iterators = {s: iter(self._dataset(s)) for s in self.scales}
         self.steps = {s: self._make_step(s) for s in self.scales}
 
-        tracked = dict(model=self.network, optimizer=self.optimizer)
+        # Wall time spent in training steps, kept in checkpoints so a budget spans resumes.
+        self.train_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
+        tracked = dict(model=self.network, optimizer=self.optimizer, train_seconds=self.train_seconds)
         if config.checkpoint_input:
             tracked.update({f"iterator_x{s}": it for s, it in self.iterators.items()})
         self.checkpoint = tf.train.Checkpoint(**tracked)
@@ -169,9 +186,12 @@ class Trainer:
             self.total_steps, self.steps_per_epoch, config.batch_size, self.strategy.num_replicas_in_sync,
         )
         last_log_time, last_log_step = time.perf_counter(), self.step
-        while self.step < self.total_steps:
+        budget = config.max_minutes * 60 if config.max_minutes else math.inf
+        while self.step < self.total_steps and float(self.train_seconds.numpy()) < budget:
             scale = self.scale_for_step(self.step)
+            started = time.perf_counter()
             loss = float(self.steps[scale](self.iterators[scale]))
+            self.train_seconds.assign_add(time.perf_counter() - started)
             step = self.step
             if not math.isfinite(loss):
                 raise TrainingError(
@@ -179,7 +199,7 @@ class Trainer:
                     f"({self.manager.latest_checkpoint or 'none yet'}) is intact; lower --learning_rate "
                     "or use --mixed_precision=none and rerun to resume from it"
                 )
-            if step % config.log_every == 0 or step == self.total_steps:
+            if step % config.log_every == 0 or step == self.total_steps or float(self.train_seconds.numpy()) >= budget:
                 now = time.perf_counter()
                 rate = (step - last_log_step) / max(now - last_log_time, 1e-9)
                 last_log_time, last_log_step = now, step
@@ -199,14 +219,19 @@ class Trainer:
         for s in psnr:
             logging.info("validation x%d: PSNR %.3f dB (bicubic %.3f dB)", s, psnr[s], bicubic[s])
         self.writers.flush()
-        return TrainResult(str(self.run_dir), self.step, psnr, bicubic, saved_model)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+        result = TrainResult(str(self.run_dir), self.step, psnr, bicubic, saved_model,
+                             float(self.train_seconds.numpy()), peak_mb)
+        if self.chief:
+            runs.write_text_atomically(self.run_dir / runs.RESULTS_FILE, json.dumps(result.to_json(), indent=2) + "\n")
+        return result
 
     def validate(self, step, with_bicubic=False):
         if not self.chief:  # workers other than the chief only train
             return {}, {}
         psnr, panels = self.validator.network_psnr()
         bicubic = self.validator.bicubic_psnr() if with_bicubic else {}
-        self.writers.validation(step, psnr, bicubic, panels)
+        self.writers.validation(step, psnr, bicubic, panels, float(self.train_seconds.numpy()))
         return psnr, bicubic
 
     def export(self):
