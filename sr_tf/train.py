@@ -94,8 +94,7 @@ def main(argv):
         raise app.UsageError(str(error))
     try:
         result = train(config)
-    except (ValueError, TrainingError) as error:
-        logging.error("%s", error)
+    except (ValueError, TrainingError) as error:  # the messages name the flag, file or checkpoint
         print(f"sr_tf.train: error: {error}", file=sys.stderr)
         return 1
     for scale in sorted(result.psnr):

@@ -132,3 +132,11 @@ def test_config_resolves_recipes_and_round_trips_to_flags():
         TrainConfig(run_dir="r", model="edsr", model_options={"block": "pconv"}).resolved()
     with pytest.raises(ValueError, match="one value"):
         TrainConfig(run_dir="r", model="edsr", scale=(2, 3)).resolved()
+
+
+@pytest.mark.parametrize("model", ["btsrn", "edsr_baseline", "mdsr"])
+def test_resolving_a_resolved_config_changes_nothing(model):
+    scale = (2, 3) if model == "mdsr" else (2,)
+    once = TrainConfig(run_dir="r", model=model, scale=scale).resolved()
+    assert once.resolved() == once
+    assert (once.epochs, once.steps) == ((16, 0) if model == "btsrn" else (0, 300_000))

@@ -62,7 +62,7 @@ class TrainConfig:
             for field in ("batch_size", "patch_mode", "hr_patch", "lr_patch", "epochs", "steps",
                           "learning_rate", "lr_decay_factor", "lr_decay_every", "loss")
         }
-        if self.steps is not None:
+        if self.steps:  # a length in steps replaces the recipe's epochs
             filled["epochs"] = 0
         if self.hr_patch and self.lr_patch is None:
             filled["lr_patch"] = 0

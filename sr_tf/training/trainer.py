@@ -98,7 +98,7 @@ class Trainer:
         latest = tf.train.latest_checkpoint(str(self.save_dir / runs.CHECKPOINT_DIR))
         self.data_seed = config.seed + (0 if config.checkpoint_input or not latest else runs.checkpoint_step(latest))
         self.iterators = {s: iter(self._dataset(s)) for s in self.scales}
-        self.steps = {s: self._make_step(s) for s in self.scales}
+        self.train_steps = {s: self._make_step(s) for s in self.scales}
 
         # Wall time spent in training steps, kept in checkpoints so a budget spans resumes.
         self.train_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
@@ -190,7 +190,7 @@ class Trainer:
         while self.step < self.total_steps and float(self.train_seconds.numpy()) < budget:
             scale = self.scale_for_step(self.step)
             started = time.perf_counter()
-            loss = float(self.steps[scale](self.iterators[scale]))
+            loss = float(self.train_steps[scale](self.iterators[scale]))
             self.train_seconds.assign_add(time.perf_counter() - started)
             step = self.step
             if not math.isfinite(loss):
