@@ -4,8 +4,10 @@ import pathlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from PIL import Image  # noqa: E402
 
 # MirroredStrategy tests need several devices; on a CPU-only machine split the CPU into logical
 # devices. This must happen before TF runs its first op, hence at import time here.
@@ -50,3 +52,15 @@ def isolated_cache(tmp_path_factory):
         os.environ.pop("SR_TF_CACHE", None)
     else:
         os.environ["SR_TF_CACHE"] = previous
+
+
+@pytest.fixture(scope="session")
+def make_photo_folder(tmp_path_factory):
+    """make(name, count, size, seed): a new folder of `count` random size x size RGB PNG photos."""
+    def make(name, count, size, seed):
+        folder = tmp_path_factory.mktemp(name)
+        rng = np.random.default_rng(seed)
+        for i in range(count):
+            Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(folder / f"p{i}.png")
+        return folder
+    return make

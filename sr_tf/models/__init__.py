@@ -75,7 +75,7 @@ def build_inference_model(network, name, scale, quantize=True) -> keras.Model:
         margin = valid_margin(network, scale)
         padding = max(_btsrn.INFERENCE_PADDING, -(-margin // scale))
         residual = network(SymmetricPad(padding, name="pad")(lr))
-        residual = CropToScale(scale, name="crop")([residual, lr])
+        residual = CropToScale(scale, name="crop", dtype="float32")([residual, lr])  # keep the fp32 residual
         bicubic = BicubicUpsample(scale, name="bicubic")(lr)
         sr = keras.layers.Add(name="add_bicubic", dtype="float32")([bicubic, residual])
         sr = keras.layers.Rescaling(255.0, name="to_255", dtype="float32")(sr)

@@ -6,13 +6,14 @@ and nothing follows the addition. `width` is h (channels in and out), `bottlenec
 """
 import keras
 
-from sr_tf.models.layers import Gate
+from sr_tf.models.layers import Gate, UnfusedLeakyReLU
 
 LEAKY_SLOPE = 0.2
 
 
 def lrelu(x):
-    return keras.layers.LeakyReLU(negative_slope=LEAKY_SLOPE)(x)
+    """Leaky ReLU, in the form that keeps TF's conv fusions in BTSRN graphs (see UnfusedLeakyReLU)."""
+    return UnfusedLeakyReLU(negative_slope=LEAKY_SLOPE)(x)
 
 
 def conv(x, filters, kernel_size, name):

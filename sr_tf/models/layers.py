@@ -50,6 +50,24 @@ class Gate(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class UnfusedLeakyReLU(keras.layers.LeakyReLU):
+    """LeakyReLU that TF's grappler does not fuse into the convolution before it.
+
+    The same function and gradient. Its input first passes through tf.ensure_shape, a check that
+    copies nothing and that TFLite's converter folds away. This hides the activation from a bug of
+    TF 2.21's grappler remapper: it fuses Conv2D+BiasAdd(+Add)+LeakyRelu even when the conv's (or
+    the Add's) output also feeds another op (a block's shortcut, or in training the activation's
+    gradient). The fused graph is invalid, so the remapper logs "remapper failed: ... fanout ...
+    exist for missing node ..." and drops every fusion of the graph. Measured on BTSRN x2: the
+    same outputs in fp32, no error line, and speed within 1-5% (docs/performance.md).
+    """
+
+    def call(self, inputs):
+        any_shape = [None] * len(inputs.shape)
+        return super().call(tf.ensure_shape(inputs, any_shape))
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class SymmetricPad(keras.layers.Layer):
     """Pads H and W by `padding` pixels per side, mirroring with the edge pixel repeated.
 
