@@ -36,7 +36,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 from absl import app, flags
@@ -82,19 +81,28 @@ TARGETS = {"fp32_percent_of_peak": 85.0, "bf16_speedup": 1.8, "pipeline_ratio": 
 # ------------------------------------------------------------------------------- measuring
 
 
-def time_calls(fn, args, warmup, repeats):
-    """Best and median seconds of `repeats` calls of fn(*args) after `warmup` calls.
+def interleaved(fns, args, warmup, repeats):
+    """{name: best, median and every call's seconds} of several functions called in turn, so that
+    all see the same machine: `warmup` untimed calls each, then `repeats` timed rounds.
 
     TF runs eager calls synchronously on CPU, so a call returns when its result is computed.
     """
-    for _ in range(warmup):
-        fn(*args)
-    times = []
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn(*args)
+    times = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn(*args)
-        times.append(time.perf_counter() - start)
-    return {"best_s": min(times), "median_s": statistics.median(times), "times_s": [round(t, 4) for t in times]}
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn(*args)
+            times[name].append(time.perf_counter() - start)
+    return {name: {"best_s": min(t), "median_s": statistics.median(t), "times_s": [round(x, 4) for x in t]}
+            for name, t in times.items()}
+
+
+def time_calls(fn, args, warmup, repeats):
+    """Best and median seconds of `repeats` calls of fn(*args) after `warmup` calls."""
+    return interleaved({"fn": fn}, args, warmup, repeats)["fn"]
 
 
 def cpu_ticks():
@@ -447,17 +455,10 @@ def xla(settings):
             continue
         row["compiles"] = True
         row["max_abs_difference"] = int(abs(xla_out.numpy().astype(int) - graph_fn(lr).numpy().astype(int)).max())
-        timings = {"graph": [], "xla": []}
-        for _ in range(settings["warmup"]):
-            graph_fn(lr), xla_fn(lr)
-        for _ in range(settings["repeats"]):  # interleaved, so both see the same machine
-            for kind, fn in (("graph", graph_fn), ("xla", xla_fn)):
-                start = time.perf_counter()
-                fn(lr)
-                timings[kind].append(time.perf_counter() - start)
-        for kind, times in timings.items():
-            row[f"{kind}_best_s"] = min(times)
-            row[f"{kind}_median_s"] = statistics.median(times)
+        timings = interleaved({"graph": graph_fn, "xla": xla_fn}, (lr,), settings["warmup"], settings["repeats"])
+        for kind, timing in timings.items():
+            row[f"{kind}_best_s"] = timing["best_s"]
+            row[f"{kind}_median_s"] = timing["median_s"]
         row["xla_speedup"] = round(row["graph_median_s"] / row["xla_median_s"], 3)
         row["faster"] = "xla" if row["xla_speedup"] > 1 else "graph"
         rows.append(row)
@@ -484,20 +485,6 @@ def keras_leaky_relu():
         yield
     finally:
         blocks.lrelu = btsrn.lrelu = original
-
-
-def interleaved(fns, args, warmup, repeats):
-    """{name: timing} of several functions called in turn, so that all see the same machine."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn(*args)
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn(*args)
-            times[name].append(time.perf_counter() - start)
-    return {name: {"best_s": min(t), "median_s": statistics.median(t)} for name, t in times.items()}
 
 
 def activation_part(settings):
@@ -736,13 +723,10 @@ def report(results):
 
 
 def write_json(path, results):
-    """Writes atomically (a temporary file in the same folder, then os.replace)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as handle:
-        json.dump(results, handle, indent=2)
-        handle.write("\n")
-    os.replace(handle.name, path)
+    """Writes atomically (a temporary file in the same folder, then a rename)."""
+    from sr_tf.training.runs import write_text_atomically
+
+    write_text_atomically(path, json.dumps(results, indent=2) + "\n")
 
 
 def main(argv):

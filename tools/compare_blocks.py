@@ -158,6 +158,8 @@ def describe(comparison, variant):
 def train_variant(comparison, variant, hparams):
     """Trains one variant in its own process (unless its run finished before); returns results.json
     and whether it was trained now."""
+    from sr_tf.training.runs import write_text_atomically
+
     run_dir = comparison.logdir / variant.name
     results_file = run_dir / "results.json"
     if results_file.is_file():
@@ -315,12 +317,12 @@ def markdown_table(comparison, rows, bicubic_scores=None):
 
 def plot_psnr_by_time(comparison, curves, bicubic_psnr, path):
     """Validation PSNR against minutes of training, one line per variant, bicubic as a dashed line."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
+    from sr_tf.evaluation.figures import save_figure
 
-    figure, axes = pyplot.subplots(figsize=(6.4, 4.0), dpi=100)
+    figure = Figure(figsize=(6.4, 4.0), dpi=100)  # no pyplot: no global backend or open-figure state
+    axes = figure.subplots()
     for name, points in curves.items():
         axes.plot([t / 60 for t, _ in points], [v for _, v in points], marker="o", markersize=3, label=name)
     axes.axhline(bicubic_psnr, color="gray", linestyle="--", label="bicubic")
@@ -333,10 +335,7 @@ def plot_psnr_by_time(comparison, curves, bicubic_psnr, path):
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()
-    temporary = path.with_name(path.stem + ".tmp" + path.suffix)
-    figure.savefig(temporary)
-    pyplot.close(figure)
-    os.replace(temporary, path)
+    save_figure(figure, path)
     return path
 
 
@@ -356,14 +355,10 @@ def machine():
             "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
-def write_text_atomically(path, text):
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
 def write_report(comparison, rows, table, command, machines, bicubic_scores, reused=()):
     """comparison.json (everything) and comparison.md (the table, the command, settings and machine)."""
+    from sr_tf.training.runs import write_text_atomically
+
     before, after = machines
     settings = {"budget_minutes": comparison.budget_minutes, "scale": comparison.scale,
                 **{k: v for k, v in comparison.train_flags.items() if v is not None}}

@@ -96,15 +96,8 @@ def format_table(results, protocols):
 
 def write_results_json(path, results):
     """Writes {set: {"x<s>": {"psnr", "ssim", "images"}}} atomically (temp file + rename)."""
+    from sr_tf.training.runs import write_text_atomically
+
     path = os.path.abspath(os.fspath(path))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    temp = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(temp, "w") as f:
-            json.dump(results, f, indent=2)
-            f.write("\n")
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
+    write_text_atomically(path, json.dumps(results, indent=2) + "\n")
     return path

@@ -11,6 +11,7 @@
                               peak memory
 """
 import json
+import os
 import pathlib
 
 import tensorflow as tf
@@ -31,11 +32,15 @@ class RunError(ValueError):
 
 
 def write_text_atomically(path, text):
+    """Writes `text` to a temporary file beside `path`, then renames it: never a half-written file."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_model_spec(run_dir, name, scale, options):
