@@ -29,6 +29,16 @@ setup(
         "tqdm",  # progress bars of sr_tf.upscale
     ],
     extras_require={"test": ["pytest>=7"]},
+    entry_points={
+        "console_scripts": [
+            "sr-tf-train = sr_tf.train:run",
+            "sr-tf-evaluate = sr_tf.evaluate:run",
+            "sr-tf-upscale = sr_tf.upscale:run",
+            "sr-tf-export = sr_tf.export.__main__:run",
+            "sr-tf-figure = sr_tf.figure:run",
+            "sr-tf-models = sr_tf.models.__main__:run",
+        ],
+    },
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Image Processing",

@@ -9,7 +9,7 @@ as a papers-style table with the protocol, and optionally written to --results_j
 from absl import app, flags
 
 from sr_tf.cli import command_main
-from sr_tf.evaluation import cli_flags
+from sr_tf import cli_flags
 
 flags.DEFINE_string("benchmark_dir", None, "Folder of benchmark sets (<Set>/HR, <Set>/LR_bicubic/X<s>) or of DIV2K.")
 flags.DEFINE_list("sets", ["Set5", "Set14"], "Benchmark sets to evaluate (ignored for a DIV2K folder).")
@@ -26,9 +26,9 @@ BICUBIC_SCALES = (2, 3, 4)
 
 
 def evaluate_command():
-    from sr_tf.evaluation import predictor as predictors
+    from sr_tf.inference import predictor as predictors
     from sr_tf.evaluation import scoring
-    from sr_tf.evaluation.ensemble import replica_strategy
+    from sr_tf.core.devices import replica_strategy
 
     strategy = replica_strategy(FLAGS.cpu_replicas) if FLAGS.self_ensemble else None
     predictor = predictors.load_predictor(FLAGS.model, strategy)

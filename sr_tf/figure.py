@@ -7,7 +7,7 @@ made from the HR image with MATLAB-exact bicubic downscaling (or given with --lr
 from absl import app, flags
 
 from sr_tf.cli import command_main
-from sr_tf.evaluation import cli_flags
+from sr_tf import cli_flags
 
 flags.DEFINE_string("hr", None, "The ground-truth (HR) image.")
 flags.DEFINE_string("lr", None, "The LR image (default: made from --hr with MATLAB-exact bicubic).")
@@ -22,9 +22,9 @@ FLAGS = flags.FLAGS
 
 def figure_command():
     from sr_tf.data.images import read_image
-    from sr_tf.evaluation.figures import make_figure, parse_crop
-    from sr_tf.evaluation.predictor import load_predictor
-    from sr_tf.evaluation.upscaling import pick_scale
+    from sr_tf.inference.figures import make_figure, parse_crop
+    from sr_tf.inference.predictor import load_predictor
+    from sr_tf.inference.upscaling import pick_scale
 
     crops = [parse_crop(c) for c in FLAGS.crop]
     predictor = load_predictor(FLAGS.model)

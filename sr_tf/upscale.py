@@ -10,7 +10,7 @@ import sys
 from absl import app, flags
 
 from sr_tf.cli import command_main
-from sr_tf.evaluation import cli_flags
+from sr_tf import cli_flags
 
 flags.DEFINE_string("input", None, "An image file or a folder of images.")
 flags.DEFINE_string("output", None, "The output PNG file (or an existing folder) for a file, a folder for a folder.")
@@ -21,9 +21,9 @@ FLAGS = flags.FLAGS
 
 
 def upscale_command():
-    from sr_tf.evaluation.ensemble import replica_strategy
-    from sr_tf.evaluation.predictor import load_predictor
-    from sr_tf.evaluation.upscaling import pick_scale, plan_jobs, upscale_files
+    from sr_tf.core.devices import replica_strategy
+    from sr_tf.inference.predictor import load_predictor
+    from sr_tf.inference.upscaling import pick_scale, plan_jobs, upscale_files
 
     jobs = plan_jobs(FLAGS.input, FLAGS.output)
     strategy = replica_strategy(FLAGS.cpu_replicas) if FLAGS.self_ensemble else None

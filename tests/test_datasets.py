@@ -7,8 +7,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from sr_tf.data import datasets
-from sr_tf.data.datasets import DatasetError, benchmark, div2k, image_folder, open_pairs, samples
+from sr_tf.data import DatasetError, FilePairSet, benchmark, div2k, image_folder, open_pairs, samples, tfds_div2k
 from sr_tf.data.images import ImageError
 from sr_tf.data.imresize import imresize
 
@@ -97,7 +96,7 @@ def test_shared_benchmark_reads_matlab_files_and_grayscale_bridge(benchmark_dir)
 
 def test_generated_lr_equals_the_matlab_files_and_is_cached(benchmark_dir, tmp_path):
     set5 = benchmark(benchmark_dir, "Set5", 3)
-    made = datasets.FilePairSet("Set5 x3", 3, set5.names, set5.hr_files, [None] * 5, cache_dir=tmp_path)
+    made = FilePairSet("Set5 x3", 3, set5.names, set5.hr_files, [None] * 5, cache_dir=tmp_path)
     for i in range(len(set5)):
         np.testing.assert_array_equal(made.load(i)[0], set5.load(i)[0])  # bit-exact MATLAB LR
     cached = sorted(os.listdir(tmp_path / "lr_x3"))
@@ -226,7 +225,7 @@ def test_tfds_without_archives_fails_fast_offline(tmp_path, no_network):
     (manual / "DIV2K_train_HR.zip").write_bytes(b"")  # present: not listed as missing
     start = time.monotonic()
     with pytest.raises(DatasetError) as error:
-        datasets.tfds_div2k("bicubic_x2", "train", data_dir=tmp_path / "tfds", manual_dir=manual)
+        tfds_div2k("bicubic_x2", "train", data_dir=tmp_path / "tfds", manual_dir=manual)
     elapsed = time.monotonic() - start
     message = str(error.value)
     for name in ("DIV2K_valid_HR.zip", "DIV2K_train_LR_bicubic_X2.zip", "DIV2K_valid_LR_bicubic_X2.zip"):
@@ -259,7 +258,7 @@ def test_tfds_prepared_dataset_loads_offline(tmp_path, no_network, monkeypatch):
     with monkeypatch.context() as patch:
         patch.setattr(type(builder), "_split_generators", local_splits)
         builder.download_and_prepare()
-    pairs = datasets.tfds_div2k("div2k/bicubic_x2", "train", data_dir=data_dir, manual_dir=tmp_path / "none")
+    pairs = tfds_div2k("div2k/bicubic_x2", "train", data_dir=data_dir, manual_dir=tmp_path / "none")
     assert len(pairs) == 3 and pairs.scale == 2 and "tfds" in pairs.name
     loaded = [pairs.load(i) for i in range(3)]
     for lr, hr in loaded:  # TFDS keeps its own (hashed) order: match by content

@@ -5,9 +5,9 @@ import pytest
 import tensorflow as tf
 
 from sr_tf import models
-from sr_tf.evaluation import ensemble
-from sr_tf.evaluation.predictor import network_predictor
-from sr_tf.training import distribute
+from sr_tf.inference import ensemble
+from sr_tf.inference.predictor import network_predictor
+from sr_tf.core import devices as distribute
 
 TINY = {
     "btsrn": dict(low_blocks=1, high_blocks=1, width=8, bottleneck=4),
@@ -89,7 +89,7 @@ def test_tiled_ensemble_over_replicas_equals_the_whole_image_ensemble(strategy):
 
 def test_run_loaded_under_the_strategy_gives_the_same_result(tmp_path, strategy):
     # What `sr_tf.evaluate --self_ensemble --cpu_replicas=2` does: weights mirrored on the replicas.
-    from sr_tf.evaluation.predictor import load_predictor
+    from sr_tf.inference.predictor import load_predictor
     from sr_tf.training import runs
 
     keras.utils.set_random_seed(7)

@@ -13,7 +13,7 @@ from sr_tf import models
 from sr_tf.data.images import write_png
 from sr_tf.data.imresize import imresize
 from sr_tf.evaluation import metrics, scoring
-from sr_tf.evaluation.predictor import ModelError, bicubic_predictor, load_predictor
+from sr_tf.inference.predictor import ModelError, bicubic_predictor, load_predictor
 from sr_tf.training import runs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

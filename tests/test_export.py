@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from sr_tf import export, models
-from sr_tf.evaluation.predictor import load_predictor, load_training_network
+from sr_tf.inference.predictor import load_predictor, load_training_network
 from sr_tf.training import runs
 
 TINY = {

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sr_tf.evaluation import figures
-from sr_tf.evaluation.predictor import bicubic_predictor
+from sr_tf.inference import figures
+from sr_tf.inference.predictor import bicubic_predictor
 
 
 def test_figure_has_one_row_per_crop(tmp_path):

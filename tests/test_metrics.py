@@ -4,7 +4,7 @@ import pytest
 from skimage.metrics import structural_similarity
 
 from sr_tf.evaluation import metrics, scoring
-from sr_tf.evaluation.predictor import bicubic_predictor
+from sr_tf.inference.predictor import bicubic_predictor
 
 # EDSR paper, Table 3, column "Bicubic" (PSNR / SSIM on Y, shave = scale).
 PAPER_BICUBIC = {

@@ -280,3 +280,22 @@ def test_float_inference_model_is_the_uint8_one_before_rounding():
         assert sr_float.dtype == np.float32
         expected = np.clip(np.floor(sr_float + 0.5), 0, 255)
         np.testing.assert_array_equal(models.build_inference_model(network, name, 2)(lr), expected)
+
+
+@pytest.mark.parametrize("name,scale,options", [("btsrn", 3, TINY_BTSRN), ("mdsr_baseline", (4, 2), {"num_blocks": 1, "num_features": 8})])
+def test_a_network_carries_its_description_through_a_keras_file(tmp_path, name, scale, options):
+    network = models.build_model(name, scale, **options)
+    description = models.describe(network)
+    assert description == {"model": name, "scales": list(models.get_spec(name).scales(scale)),
+                           "options": {**models.model_defaults(name), **options}}
+    path = tmp_path / "network.keras"
+    network.save(path)
+    reloaded = keras.models.load_model(path, safe_mode=True)
+    assert models.describe(reloaded) == description and isinstance(reloaded, models.SRNetwork)
+    assert models.from_description(description).count_params() == network.count_params()
+
+
+def test_describe_refuses_a_plain_keras_model():
+    plain = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Conv2D(3, 1)])
+    with pytest.raises(ValueError, match="not an sr_tf network"):
+        models.describe(plain, "plain.keras")

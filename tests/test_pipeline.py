@@ -5,11 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sr_tf.data.datasets import DatasetError, FilePairSet, image_folder, samples
+from sr_tf.data import DatasetError, FilePairSet, image_folder, samples
 from sr_tf.data.dihedral import dihedral
 from sr_tf.data.images import write_png
 from sr_tf.data.pipeline import (
-    PATCH_DEFAULTS,
     grid_patches_per_image,
     patch_geometry,
     patch_settings,
@@ -49,7 +48,7 @@ def take(ds, batches):
 def test_patch_settings_per_family():
     assert patch_settings("btsrn") == {"mode": "grid", "hr_patch": 108, "border": 12, "stride": 84}
     assert patch_settings("edsr") == patch_settings("mdsr") == {"mode": "random", "lr_patch": 48}
-    assert set(PATCH_DEFAULTS) == {"btsrn", "edsr", "mdsr"}
+    assert patch_settings("edsr_baseline") == patch_settings("mdsr_baseline") == patch_settings("edsr")
     assert patch_geometry(3, "grid") == (("grid", 3, 36, 108, 12, 84))
     assert patch_geometry(4, "random") == (("random", 4, 48, 192, 0, None))
     assert patch_geometry(4, "random", hr_patch=108).lr_patch == 27

@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 
 from sr_tf import models
-from sr_tf.evaluation import tiling
-from sr_tf.evaluation.predictor import bicubic_predictor, network_predictor
+from sr_tf.inference import tiling
+from sr_tf.inference.predictor import bicubic_predictor, network_predictor
 
 TINY = {
     "btsrn": dict(low_blocks=1, high_blocks=1, width=8, bottleneck=4),

@@ -88,7 +88,7 @@ def test_every_shipped_config_parses_and_matches_its_recipe(config_file):
     for key, value in expected.items():
         assert getattr(config, key) == value, key
     # Recipes in the files agree with the library's recipes.
-    recipe = recipes.RECIPES[config.family]
+    recipe = recipes.RECIPES[config.model]
     assert (config.learning_rate, config.lr_decay_factor, config.batch_size) == (
         recipe.learning_rate, recipe.lr_decay_factor, recipe.batch_size) or name == "quickstart"
 

@@ -8,9 +8,11 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from sr_tf import models
 from sr_tf.training import runs
 from sr_tf.training.config import TrainConfig
-from sr_tf.training.trainer import TrainingError, train, warm_start
+from sr_tf.train import train
+from sr_tf.training.trainer import TrainingError, warm_start
 
 TINY_BTSRN = dict(low_blocks=1, high_blocks=1, width=8, bottleneck=4)
 TINY_EDSR = dict(num_blocks=1, num_features=8)
@@ -44,7 +46,7 @@ def tiny_config(run_dir, folder, **overrides):
 
 
 def weights_of(run_dir):
-    network, _, _ = runs.load_network(run_dir)
+    network = runs.load_network(run_dir)
     return [w.numpy() for w in network.weights]
 
 
@@ -64,8 +66,9 @@ def test_a_run_writes_flags_checkpoints_logs_and_a_saved_model(tmp_path, photo_f
     assert 10 < result.bicubic_psnr[2] < 60 and np.isfinite(result.psnr[2])
     flags = (run_dir / "flags.cfg").read_text().split()
     assert "--model=btsrn" in flags and "--steps=6" in flags and f"--run_dir={run_dir}" in flags
-    spec = json.loads((run_dir / "model.json").read_text())
-    assert spec == {"model": "btsrn", "scale": 2, "options": {"block": "pconv", **TINY_BTSRN}}
+    description = json.loads((run_dir / "model.json").read_text())  # the network's own description
+    assert description == {"model": "btsrn", "scales": [2], "options": {"block": "pconv", **TINY_BTSRN}}
+    assert description == models.describe(runs.load_network(run_dir))
     assert runs.latest_checkpoint(run_dir).endswith("ckpt-6")
     tags = event_tags(run_dir / "logs")
     assert {"loss", "learning_rate", "steps_per_second", "psnr_x2", "bicubic_psnr_x2",
@@ -73,7 +76,7 @@ def test_a_run_writes_flags_checkpoints_logs_and_a_saved_model(tmp_path, photo_f
     reloaded = tf.saved_model.load(result.saved_model)
     lr = np.random.default_rng(0).integers(0, 256, (11, 13, 3), dtype=np.uint8)
     assert "serving_default" in reloaded.signatures
-    network, _, _ = runs.load_network(run_dir)
+    network = runs.load_network(run_dir)
     from sr_tf.models import build_inference_model
 
     expected = build_inference_model(network, "btsrn", 2)(lr[None])[0].numpy()
@@ -150,7 +153,7 @@ def test_warm_start_copies_matching_weights_from_an_x2_run(tmp_path, photo_folde
     x2 = tmp_path / "x2"
     edsr = dict(model="edsr_baseline", model_options=TINY_EDSR, hr_patch=None, lr_patch=8, loss="l1")
     train(tiny_config(x2, photo_folder, steps=2, **edsr))
-    source = dict((w.path, w.numpy()) for w in runs.load_network(x2)[0].weights)
+    source = dict((w.path, w.numpy()) for w in runs.load_network(x2).weights)
     from sr_tf.models import build_model
 
     for scale, fresh in ((4, {"up_1_conv/kernel", "up_1_conv/bias"}), (3, {"up_0_conv/kernel", "up_0_conv/bias"})):

@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 
 from sr_tf import models
-from sr_tf.training import distribute, recipes
+from sr_tf.core import devices as distribute
+from sr_tf.training import recipes
 from sr_tf.training.config import TrainConfig, config_to_flags
 from sr_tf.training.step import make_train_step
 
@@ -40,9 +41,9 @@ def test_edsr_schedule_halves_every_2e5_steps_over_3e5():
     assert recipes.RECIPES["mdsr"] == recipe
 
 
-@pytest.mark.parametrize("family", ["btsrn", "edsr"])
-def test_adam_is_the_official_one(family):
-    recipe = recipes.RECIPES[family]
+@pytest.mark.parametrize("name", ["btsrn", "edsr"])
+def test_adam_is_the_official_one(name):
+    recipe = recipes.RECIPES[name]
     schedule = recipes.learning_rate_schedule(recipe.learning_rate, recipe.lr_decay_factor, 10)
     optimizer = recipes.make_optimizer(recipe, schedule)
     assert isinstance(optimizer, keras.optimizers.Adam)
@@ -55,7 +56,7 @@ def test_residual_target_is_hr_minus_bicubic_on_the_valid_centre():
     rng = np.random.default_rng(0)
     lr = rng.integers(0, 256, (2, 54, 54, 3), dtype=np.uint8)
     hr = rng.integers(0, 256, (2, 108, 108, 3), dtype=np.uint8)
-    target = recipes.residual_target(lr, hr, 2, 16).numpy()
+    target = models.get_spec("btsrn").training_target(lr, hr, 2, 16).numpy()
     bicubic = tf.image.resize(lr.astype(np.float32) / 255, (108, 108), "bicubic").numpy()
     expected = (hr.astype(np.float32) / 255 - bicubic)[:, 16:-16, 16:-16]
     assert target.shape == (2, 76, 76, 3)
@@ -69,23 +70,22 @@ def test_losses_are_mse_and_l1_means():
     np.testing.assert_allclose(recipes.per_example_loss("l1", prediction, target), [2, 0])
 
 
-def one_batch_dataset(family, scale, batch=4, seed=0):
+def one_batch_dataset(name, scale, batch=4, seed=0):
     rng = np.random.default_rng(seed)
-    lr_size = 108 // scale if family == "btsrn" else 12
+    lr_size = 108 // scale if name == "btsrn" else 12
     lr = rng.integers(0, 256, (batch, lr_size, lr_size, 3), dtype=np.uint8)
     hr = rng.integers(0, 256, (batch, lr_size * scale, lr_size * scale, 3), dtype=np.uint8)
     return tf.data.Dataset.from_tensors((lr, hr)).repeat()
 
 
 def train_steps(strategy, name, scale, options, loss, steps=2):
-    family = models.family(name)
     with strategy.scope():
         keras.utils.set_random_seed(1)
         network = models.build_model(name, scale, **options)
         optimizer = keras.optimizers.Adam(1e-3, epsilon=1e-8)
         optimizer.build(network.trainable_variables)
-    iterator = iter(one_batch_dataset(family, scale))
-    step = make_train_step(strategy, network, optimizer, family, loss, scale, 4)
+    iterator = iter(one_batch_dataset(name, scale))
+    step = make_train_step(strategy, network, optimizer, name, loss, scale, 4)
     losses = [float(step(iterator)) for _ in range(steps)]
     return losses, [w.numpy() for w in network.trainable_weights]
 
@@ -110,7 +110,7 @@ def test_mdsr_step_moves_only_the_drawn_branch_and_shared_layers():
     slots_before = [v.numpy() for v in optimizer.variables]
     strategy = tf.distribute.get_strategy()
     branch = models.mdsr_branch(network, 2)
-    step = make_train_step(strategy, branch, optimizer, "mdsr", "l1", 2, 4)
+    step = make_train_step(strategy, branch, optimizer, "mdsr_baseline", "l1", 2, 4)
     step(iter(one_batch_dataset("mdsr", 2)))
     after = {w.path: w.numpy() for w in network.trainable_weights}
     moved = {path for path in before if not np.array_equal(before[path], after[path])}
@@ -140,3 +140,28 @@ def test_resolving_a_resolved_config_changes_nothing(model):
     once = TrainConfig(run_dir="r", model=model, scale=scale).resolved()
     assert once.resolved() == once
     assert (once.epochs, once.steps) == ((16, 0) if model == "btsrn" else (0, 300_000))
+
+
+def test_every_setting_is_one_flag_and_round_trips(tmp_path):
+    """Flags are generated from TrainConfig's fields: parsing the flag lines of a config gives it back."""
+    import dataclasses
+
+    from absl import flags
+
+    from sr_tf.training import config as training_config
+
+    values = flags.FlagValues()
+    training_config.define_flags(values)
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"model_options"}
+    options = set(training_config.option_flags())
+    assert fields | options == set(values) - {"flagfile", "undefok"} - set(flags.FlagValues())
+    config = TrainConfig(run_dir=str(tmp_path), model="btsrn", model_options={"block": "gated"}, recipe="budget",
+                         max_minutes=3.0).resolved()
+    values(["prog", *config_to_flags(config)])
+    assert training_config.config_from_flags(values).resolved() == config
+
+
+def test_budget_schedule_warms_up_then_anneals_to_zero():
+    rates = [recipes.budget_learning_rate(1e-3, p, 0.1) for p in (0.0, 0.05, 0.1, 0.55, 1.0)]
+    assert rates[0] == pytest.approx(1e-5) and rates[1] == pytest.approx(5e-4)
+    assert rates[2] == pytest.approx(1e-3) and rates[3] == pytest.approx(5e-4) and rates[4] == pytest.approx(0.0)

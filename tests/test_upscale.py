@@ -9,8 +9,8 @@ from PIL import Image
 
 from sr_tf.data.images import read_image
 from sr_tf.data.imresize import imresize
-from sr_tf.evaluation.predictor import bicubic_predictor
-from sr_tf.evaluation.upscaling import pick_scale, plan_jobs, upscale_files
+from sr_tf.inference.predictor import bicubic_predictor
+from sr_tf.inference.upscaling import pick_scale, plan_jobs, upscale_files
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

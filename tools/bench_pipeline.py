@@ -14,7 +14,7 @@ import time
 
 from absl import app, flags
 
-flags.DEFINE_string("data", "samples", "Training images, as a data spec (see sr_tf.data.datasets.SPEC_HELP).")
+flags.DEFINE_string("data", "samples", "Training images, as a data spec (see sr_tf.data.SPEC_HELP).")
 flags.DEFINE_integer("scale", 2, "Scale factor.")
 flags.DEFINE_list("models", ["btsrn", "edsr_baseline"], "Models to time.")
 flags.DEFINE_integer("steps", 3, "Timed training steps per model (after one tracing step).")
@@ -23,15 +23,15 @@ flags.DEFINE_integer("warmup", 20, "Pipeline batches before timing (fills the sh
 flags.DEFINE_string("cache_dir", None, "Where generated LR images are cached (default $SR_TF_CACHE or ~/.cache/sr_tf).")
 FLAGS = flags.FLAGS
 
-# model -> (family settings key, global batch) as the papers / release train them
-SETUPS = {"btsrn": ("btsrn", 32), "edsr_baseline": ("edsr", 16), "edsr": ("edsr", 16)}
+# model -> global batch, as the papers / release train them
+SETUPS = {"btsrn": 32, "edsr_baseline": 16, "edsr": 16}
 
 
-def pipeline_rate(pairs, family, batch_size, cache, batches, warmup):
+def pipeline_rate(pairs, name, batch_size, cache, batches, warmup):
     """Patches per second the training pipeline delivers (timed after `warmup` batches)."""
     from sr_tf.data.pipeline import patch_settings, training_dataset
 
-    ds = training_dataset(pairs, batch_size, **patch_settings(family), cache=cache, seed=0)
+    ds = training_dataset(pairs, batch_size, **patch_settings(name), cache=cache, seed=0)
     iterator = iter(ds)
     for _ in range(warmup):
         next(iterator)
@@ -46,10 +46,10 @@ def training_step(name, scale, network):
     import keras
     import tensorflow as tf
 
-    from sr_tf.models import family
+    from sr_tf.models import get_spec
 
     optimizer = keras.optimizers.Adam(1e-4, epsilon=1e-8)
-    is_btsrn = family(name) == "btsrn"
+    is_btsrn = get_spec(name).residual
 
     def loss_of(lr, hr):
         if is_btsrn:  # residual over bicubic, on the network's valid centre, in [0, 1] units
@@ -94,8 +94,8 @@ def measure(pairs, name, scale, steps, batches, warmup):
     """One table row: step time, consumption and pipeline rates for model `name`."""
     from sr_tf.data.pipeline import patch_settings, training_dataset
 
-    family, batch_size = SETUPS[name]
-    first = next(iter(training_dataset(pairs, batch_size, **patch_settings(family), seed=0)))
+    batch_size = SETUPS[name]
+    first = next(iter(training_dataset(pairs, batch_size, **patch_settings(name), seed=0)))
     seconds = step_seconds(name, scale, first, steps)
     row = {
         "model": name,
@@ -105,7 +105,7 @@ def measure(pairs, name, scale, steps, batches, warmup):
         "consumed": batch_size / seconds,
     }
     for cache in ("memory", None):
-        row[f"pipeline_{cache}"] = pipeline_rate(pairs, family, batch_size, cache, batches, warmup)
+        row[f"pipeline_{cache}"] = pipeline_rate(pairs, name, batch_size, cache, batches, warmup)
     return row
 
 
@@ -126,7 +126,7 @@ def report(rows, pairs):
 
 def main(argv):
     del argv
-    from sr_tf.data.datasets import DatasetError, open_pairs
+    from sr_tf.data import DatasetError, open_pairs
 
     unknown = [m for m in FLAGS.models if m not in SETUPS]
     if unknown:

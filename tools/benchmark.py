@@ -313,27 +313,25 @@ def train_step_for(name, scale, batch_size, options):
     from sr_tf.training import recipes
     from sr_tf.training.step import make_train_step
 
-    kind = models.family(name)
-    recipe = recipes.RECIPES[kind]
+    recipe = recipes.RECIPES[name]
     strategy = tf.distribute.get_strategy()
     network = models.build_model(name, scale, **options)
     optimizer = recipes.make_optimizer(recipe, recipe.learning_rate)
     optimizer.build(network.trainable_variables)
-    return make_train_step(strategy, network, optimizer, kind, recipe.loss, scale, batch_size)
+    return make_train_step(strategy, network, optimizer, name, recipe.loss, scale, batch_size)
 
 
 def training(settings):
     """Steps/s of the real pipeline against one cached batch, in alternating rounds."""
     import keras
 
-    from sr_tf import models
-    from sr_tf.data import datasets, pipeline
+    from sr_tf.data import pipeline, sources
 
     rows = []
     for name, scale, batch_size in settings["training_setups"]:
         keras.utils.set_random_seed(0)
-        pairs = datasets.open_pairs(settings["train_data"], scale, "train")
-        patches = pipeline.patch_settings(models.family(name))
+        pairs = sources.open_pairs(settings["train_data"], scale, "train")
+        patches = pipeline.patch_settings(name)
         dataset = pipeline.training_dataset(pairs, batch_size, **patches, seed=0, cache="memory")
         step = train_step_for(name, scale, batch_size, settings["options"].get(name, {}))
         feeds = {"pipeline": iter(dataset), "cached_batch": iter(dataset.take(1).cache().repeat())}
@@ -379,8 +377,8 @@ def tiled_upscale_once(width, height, options, max_megapixels):
     import keras
 
     from sr_tf import models
-    from sr_tf.evaluation import tiling
-    from sr_tf.evaluation.predictor import DEFAULT_MAX_MEGAPIXELS, network_predictor
+    from sr_tf.inference import tiling
+    from sr_tf.inference.predictor import DEFAULT_MAX_MEGAPIXELS, network_predictor
 
     scale = 4
     keras.utils.set_random_seed(0)
@@ -724,7 +722,7 @@ def report(results):
 
 def write_json(path, results):
     """Writes atomically (a temporary file in the same folder, then a rename)."""
-    from sr_tf.training.runs import write_text_atomically
+    from sr_tf.core.files import write_text_atomically
 
     write_text_atomically(path, json.dumps(results, indent=2) + "\n")
 

@@ -39,6 +39,8 @@ import sys
 
 from absl import app, flags
 
+from sr_tf.training import config as training_config
+
 BLOCKS = ("pconv", "pixelcnn", "gated", "gated_pp")
 COMPARISON_GROUP = "comparison"  # <variant>/logs/comparison: the measured values, as scalars
 PLOT_FILE = "psnr_by_time.png"
@@ -52,21 +54,13 @@ flags.DEFINE_integer("width", 128, "Block comparison: BTSRN feature channels (pa
 flags.DEFINE_integer("bottleneck", 32, "Block comparison: channels after the input 1x1 convolution (Fig. 4: 32).")
 flags.DEFINE_integer("low_blocks", 6, "Block comparison: blocks at low resolution.")
 flags.DEFINE_integer("high_blocks", 4, "Block comparison: blocks at high resolution.")
-# Data and recipe: the same for every variant. Unset recipe flags take each model's recipe.
-flags.DEFINE_string("train_data", "samples", "Training images (a data spec: samples, folder:<dir>, div2k:<root>, ...).")
-flags.DEFINE_string("val_data", None, "Validation images; default: the validation split of --train_data.")
-flags.DEFINE_integer("val_images", 0, "Validate on the first N validation images only (0: all).")
 flags.DEFINE_integer("scale", 2, "Upscaling factor.")
-flags.DEFINE_integer("batch_size", None, "Batch size (default: the recipe's, BTSRN 32, EDSR 16).")
-flags.DEFINE_integer("hr_patch", None, "HR patch size (default: the recipe's, BTSRN 108; EDSR takes 48 LR).")
-flags.DEFINE_enum("patch_mode", None, ["grid", "random"], "Patches (default: the recipe's, BTSRN grid, EDSR random).")
-flags.DEFINE_integer("seed", 0, "Seed of weights and patches.")
-flags.DEFINE_float("learning_rate", None, "Initial learning rate (default: the recipe's, BTSRN 1e-3, EDSR 1e-4).")
-flags.DEFINE_float("lr_decay_factor", None, "Learning-rate factor per decay period (BTSRN 0.618, EDSR 0.5).")
-flags.DEFINE_integer("lr_decay_every", None, "Steps per decay period; 0 = one epoch (BTSRN), EDSR 200000.")
-flags.DEFINE_integer("steps", None, "Stop a variant after this many steps (default: no limit, the budget decides).")
-flags.DEFINE_integer("validate_every", 20, "Steps between validations (the points of the PSNR curves).")
-flags.DEFINE_integer("log_every", 5, "Steps between loss and steps/s points.")
+# Data and recipe: the same for every variant, defined by sr_tf.train's own flag definitions.
+# Unset recipe flags take each model's recipe (--recipe: release or budget).
+TRAIN_FLAGS = ("train_data", "val_data", "val_images", "seed", "recipe", "batch_size", "hr_patch", "patch_mode",
+               "learning_rate", "lr_decay_factor", "lr_decay_every", "lr_schedule", "warmup_fraction", "loss",
+               "mixed_precision", "steps", "validate_every", "log_every")
+training_config.define_flags(flags.FLAGS, TRAIN_FLAGS, defaults={"validate_every": 20, "log_every": 5})
 flags.DEFINE_string("benchmark_dir", None, "Also score every variant on --sets of this benchmark folder.")
 flags.DEFINE_list("sets", ["Set5", "Set14"], "Benchmark sets scored with --benchmark_dir.")
 flags.DEFINE_bool("quick", False, "A few minutes on 2 cores: narrow, short networks, small patches, one validation "
@@ -75,8 +69,6 @@ FLAGS = flags.FLAGS
 
 QUICK = dict(budget_minutes=0.5, width=32, bottleneck=8, low_blocks=2, high_blocks=1, hr_patch=48, batch_size=8,
              patch_mode="random", val_images=1, validate_every=10)
-TRAIN_FLAGS = ("train_data", "val_data", "val_images", "seed", "batch_size", "hr_patch", "patch_mode", "learning_rate",
-               "lr_decay_factor", "lr_decay_every", "steps", "validate_every", "log_every")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,7 +150,7 @@ def describe(comparison, variant):
 def train_variant(comparison, variant, hparams):
     """Trains one variant in its own process (unless its run finished before); returns results.json
     and whether it was trained now."""
-    from sr_tf.training.runs import write_text_atomically
+    from sr_tf.core.files import write_text_atomically
 
     run_dir = comparison.logdir / variant.name
     results_file = run_dir / "results.json"
@@ -192,7 +184,8 @@ def load_at_end(comparison, variant):
 
 def benchmark_scores(model, benchmark_dir, sets, scale):
     """{set: PSNR} of a run's latest checkpoint (or 'bicubic') with the sets' evaluation protocol."""
-    from sr_tf.evaluation import predictor, scoring
+    from sr_tf.evaluation import scoring
+    from sr_tf.inference import predictor
 
     results, _ = scoring.evaluate_all(predictor.load_predictor(str(model)), benchmark_dir, list(sets), [scale])
     return {name: results[name][f"x{scale}"]["psnr"] for name in sets}
@@ -319,7 +312,7 @@ def plot_psnr_by_time(comparison, curves, bicubic_psnr, path):
     """Validation PSNR against minutes of training, one line per variant, bicubic as a dashed line."""
     from matplotlib.figure import Figure
 
-    from sr_tf.evaluation.figures import save_figure
+    from sr_tf.inference.figures import save_figure
 
     figure = Figure(figsize=(6.4, 4.0), dpi=100)  # no pyplot: no global backend or open-figure state
     axes = figure.subplots()
@@ -357,7 +350,7 @@ def machine():
 
 def write_report(comparison, rows, table, command, machines, bicubic_scores, reused=()):
     """comparison.json (everything) and comparison.md (the table, the command, settings and machine)."""
-    from sr_tf.training.runs import write_text_atomically
+    from sr_tf.core.files import write_text_atomically
 
     before, after = machines
     settings = {"budget_minutes": comparison.budget_minutes, "scale": comparison.scale,

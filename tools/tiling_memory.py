@@ -29,7 +29,7 @@ def measure(model, scale, size, tile):
     import numpy as np
 
     from sr_tf import models
-    from sr_tf.evaluation.predictor import network_predictor
+    from sr_tf.inference.predictor import network_predictor
 
     keras.utils.set_random_seed(0)
     predictor = network_predictor(models.build_model(model, scale), model, scale, model)

@@ -14,15 +14,12 @@ import os
 import tensorflow as tf
 from absl import logging
 
-from sr_tf.data.datasets import DatasetError
+from sr_tf.data.pairs import DatasetError
 from sr_tf.data.dihedral import NUM_TRANSFORMS, dihedral
+from sr_tf.models import get_spec
 
 MODES = ("random", "grid")
-PATCH_DEFAULTS = {
-    "btsrn": {"mode": "grid", "hr_patch": 108, "border": 12, "stride": 84},  # the release's grid
-    "edsr": {"mode": "random", "lr_patch": 48},  # 48x48 LR for every scale (EDSR paper)
-    "mdsr": {"mode": "random", "lr_patch": 48},
-}
+GRID_BORDER = 12  # the release's grid: 12-pixel HR border, stride hr_patch - 2 * border (84 for 108)
 GRID_SHUFFLE_BUFFER = 8192  # the release's shuffle_batch min_after_dequeue
 RANDOM_SHUFFLE_BATCHES = 8  # random mode: patch shuffle buffer = 8 batches
 _FILE_CACHE_IMAGE_BUFFER = 16  # decoded images held for shuffling after a file cache
@@ -30,14 +27,17 @@ _FILE_CACHE_IMAGE_BUFFER = 16  # decoded images held for shuffling after a file 
 Geometry = collections.namedtuple("Geometry", "mode scale lr_patch hr_patch border stride")
 
 
-def patch_settings(family):
-    """Patch options of a model family ('btsrn', 'edsr', 'mdsr') for `training_dataset`."""
-    if family not in PATCH_DEFAULTS:
-        raise ValueError(f"unknown model family {family!r}; choose one of {', '.join(PATCH_DEFAULTS)}")
-    return dict(PATCH_DEFAULTS[family])
+def patch_settings(model, recipe="release"):
+    """The `training_dataset` patch options of a model's recipe (e.g. 'btsrn': the release's grid)."""
+    values = get_spec(model).recipe(recipe)
+    if values.patch_mode == "grid":
+        return {"mode": "grid", "hr_patch": values.hr_patch, "border": GRID_BORDER,
+                "stride": values.hr_patch - 2 * GRID_BORDER}
+    size = {"hr_patch": values.hr_patch} if values.hr_patch else {"lr_patch": values.lr_patch}
+    return {"mode": values.patch_mode, **size}
 
 
-def patch_geometry(scale, mode="random", lr_patch=None, hr_patch=None, border=12, stride=None):
+def patch_geometry(scale, mode="random", lr_patch=None, hr_patch=None, border=GRID_BORDER, stride=None):
     """Checks and completes the patch options: LR and HR sizes, and the grid's border and stride."""
     if mode not in MODES:
         raise ValueError(f"patch mode {mode!r}: choose one of {', '.join(MODES)}")
@@ -61,7 +61,7 @@ def patch_geometry(scale, mode="random", lr_patch=None, hr_patch=None, border=12
     return Geometry(mode, scale, lr_patch, hr_patch, border, stride)
 
 
-def grid_patches_per_image(hr_h, hr_w, hr_patch=108, border=12, stride=None):
+def grid_patches_per_image(hr_h, hr_w, hr_patch=108, border=GRID_BORDER, stride=None):
     """Patches the fixed grid cuts from an HR image: floor((H-2b-p)/stride)+1 by the same for W.
 
     hr_patch None (or 0) means 108; stride None means hr_patch - 2 * border (84 for 108 and 12), as
@@ -77,7 +77,7 @@ def grid_patches_per_image(hr_h, hr_w, hr_patch=108, border=12, stride=None):
     return along(hr_h) * along(hr_w)
 
 
-def patches_per_epoch(pairs, hr_patch=108, border=12, stride=None):
+def patches_per_epoch(pairs, hr_patch=108, border=GRID_BORDER, stride=None):
     """Patches in one pass over the grid of every image (BTSRN's epoch); from headers, no decoding."""
     return sum(grid_patches_per_image(*pairs.hr_size(i), hr_patch, border, stride) for i in range(len(pairs)))
 
@@ -106,7 +106,7 @@ def usable_indices(pairs, geometry, sizes=None):
     return keep
 
 
-def training_dataset(pairs, batch_size, *, mode="random", lr_patch=None, hr_patch=None, border=12,
+def training_dataset(pairs, batch_size, *, mode="random", lr_patch=None, hr_patch=None, border=GRID_BORDER,
                      stride=None, seed=None, cache="memory", augment=True, shuffle_buffer=None, repeat=True):
     """Batches of (lr [B, p/s, p/s, 3], hr [B, p, p, 3]) uint8 patches from `pairs`.
 

@@ -13,7 +13,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from sr_tf.data.datasets import DatasetError, PairSet, crop_hr_to_lr
+from sr_tf.data.pairs import DatasetError, PairSet, crop_hr_to_lr
 
 TFDS_SPLITS = {"train": "train", "valid": "validation", "train_valid": "train+validation"}
 DOWNLOAD_PAGE = "https://data.vision.ee.ethz.ch/cvl/DIV2K/"

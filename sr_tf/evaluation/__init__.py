@@ -1,1 +1,1 @@
-"""Evaluation: PSNR/SSIM protocols, self-ensemble, tiled inference and model loading."""
+"""Evaluation: the papers' PSNR / SSIM protocols (metrics) and scoring a predictor on image sets."""

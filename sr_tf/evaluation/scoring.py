@@ -5,6 +5,7 @@ import os
 import numpy as np
 from absl import logging
 
+from sr_tf.data import readers
 from sr_tf.data.images import is_grayscale_file
 from sr_tf.evaluation import metrics
 
@@ -48,11 +49,9 @@ def is_div2k_folder(folder):
 
 def open_sets(folder, set_names, scale):
     """{set name: PairSet} at `scale`: DIV2K validation for a DIV2K folder, else the benchmark sets."""
-    from sr_tf.data import datasets
-
     if is_div2k_folder(folder):
-        return {"DIV2K": datasets.div2k(folder, scale, split="valid")}
-    return {name: datasets.benchmark(folder, name, scale) for name in set_names}
+        return {"DIV2K": readers.div2k(folder, scale, split="valid")}
+    return {name: readers.benchmark(folder, name, scale) for name in set_names}
 
 
 def evaluate_all(predictor, folder, set_names, scales, self_ensemble=False, strategy=None, channel=None,
@@ -96,7 +95,7 @@ def format_table(results, protocols):
 
 def write_results_json(path, results):
     """Writes {set: {"x<s>": {"psnr", "ssim", "images"}}} atomically (temp file + rename)."""
-    from sr_tf.training.runs import write_text_atomically
+    from sr_tf.core.files import write_text_atomically
 
     path = os.path.abspath(os.fspath(path))
     write_text_atomically(path, json.dumps(results, indent=2) + "\n")

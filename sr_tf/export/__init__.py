@@ -13,7 +13,6 @@ signatures and contain builtin ops only (BTSRN's bicubic is a convolution, not R
 import json
 import os
 import shutil
-import uuid
 import warnings
 
 import keras
@@ -21,35 +20,24 @@ import numpy as np
 import tensorflow as tf
 
 from sr_tf import models
+from sr_tf.core.files import replace_directory, temporary_sibling
 from sr_tf.evaluation.metrics import quantize
-from sr_tf.evaluation.tiling import receptive_radius
+from sr_tf.inference.saved_models import (  # noqa: F401  (the format's names, re-exported)
+    FORMAT,
+    METADATA_FILE,
+    TFLITE_FILE,
+    SavedModelError,
+    is_saved_model,
+    read_metadata,
+)
+from sr_tf.inference.tiling import receptive_radius
 from sr_tf.models.layers import QuantizeUint8
 
-METADATA_FILE = os.path.join("assets.extra", "sr_tf.json")
-TFLITE_FILE = "model.tflite"
-FORMAT = "sr_tf.saved_model/1"
 IMAGE = tf.TensorSpec((None, None, 3), tf.uint8, name="image")
 
 
-class ExportError(ValueError):
+class ExportError(SavedModelError):
     """An export that cannot be made or that does not reproduce the Keras model."""
-
-
-def temporary_sibling(path):
-    """A fresh name next to `path` (same folder, so os.replace is atomic)."""
-    path = os.path.abspath(os.fspath(path))
-    return os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp")
-
-
-def replace_directory(source, target):
-    """Moves the finished directory `source` to `target`, replacing an older `target`."""
-    if os.path.isdir(target):
-        old = temporary_sibling(target)
-        os.replace(target, old)
-        os.replace(source, target)
-        shutil.rmtree(old)
-    else:
-        os.replace(source, target)
 
 
 def _archive(float_model):
@@ -72,6 +60,7 @@ def metadata(network, name, scale, float_model):
     return {
         "format": FORMAT,
         "model": name,
+        "description": models.describe(network),
         "scale": int(scale),
         "receptive_radius": receptive_radius(float_model),
         "network": network.name,
@@ -134,24 +123,6 @@ def _export(network, name, scale, output_dir, tflite, check):
         if os.path.isdir(temp):
             shutil.rmtree(temp)
     return lines
-
-
-def is_saved_model(path):
-    return os.path.isfile(os.path.join(os.fspath(path), "saved_model.pb"))
-
-
-def read_metadata(saved_model_dir):
-    """The sr_tf.json of an sr_tf SavedModel; ExportError naming the folder otherwise."""
-    path = os.path.join(os.fspath(saved_model_dir), METADATA_FILE)
-    if not os.path.isfile(path):
-        raise ExportError(f"{saved_model_dir} is a SavedModel but not one sr_tf exported ({path} is missing)")
-    try:
-        with open(path) as f:
-            info = json.load(f)
-        int(info["scale"]), str(info["model"]), int(info["receptive_radius"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise ExportError(f"{path} is not a valid sr_tf export description: {error}") from error
-    return info
 
 
 # --------------------------------------------------------------------------------------- TFLite

@@ -20,11 +20,12 @@ FLAGS = flags.FLAGS
 
 
 def export_command(run, output, tflite=False, scale=None):
-    from sr_tf.evaluation.predictor import load_training_network
+    from sr_tf import models
     from sr_tf.export import export_checked
+    from sr_tf.inference.predictor import load_training_network
 
-    network, name, scales = load_training_network(run)
-    scales = tuple(scales) if isinstance(scales, (tuple, list)) else (scales,)
+    network = load_training_network(run)
+    name, scales = models.describe(network)["model"], models.scales_of(network)
     if scale is not None:
         if scale not in scales:
             raise ValueError(f"--scale={scale}: {run} holds {name} for {', '.join(f'x{s}' for s in scales)}")
@@ -44,6 +45,10 @@ def command():
 main = command_main(command)
 
 
-if __name__ == "__main__":
+def run():
     flags.mark_flags_as_required(["run", "output"])
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

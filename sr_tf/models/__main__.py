@@ -12,5 +12,9 @@ def main(argv):
         print(f"{name:<15} {scale_text:<10} {params:>12,}")
 
 
-if __name__ == "__main__":
+def run():
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

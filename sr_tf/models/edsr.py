@@ -108,14 +108,9 @@ def mdsr(scales=(2, 3, 4), num_blocks=16, num_features=64, res_scale=1.0, name="
     return keras.Model(lr, outputs, name=name)
 
 
-def mdsr_scales(model):
-    """The scales of an MDSR model, in the order of its outputs."""
-    return tuple(int(name.rsplit("_x", 1)[1]) for name in model.output_names)
-
-
-def mdsr_branch(model, scale):
-    """The single-scale sub-model of an MDSR model: it shares (not copies) the parent's layers."""
-    scales = mdsr_scales(model)
+def mdsr_branch(model, scales, scale):
+    """The single-scale sub-model of an MDSR model with outputs for `scales`: it shares (not
+    copies) the parent's layers."""
     if scale not in scales:
-        raise ValueError(f"{model.name}: no x{scale} branch; the model has scales {scales}")
-    return keras.Model(model.inputs[0], model.outputs[scales.index(scale)], name=f"{model.name}_x{scale}")
+        raise ValueError(f"{model.name}: no x{scale} branch; the model has scales {tuple(scales)}")
+    return keras.Model(model.inputs[0], model.outputs[list(scales).index(scale)], name=f"{model.name}_x{scale}")

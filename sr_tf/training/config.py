@@ -1,66 +1,101 @@
-"""A training run's settings; unset fields take the model family's recipe (recipes.py)."""
+"""A training run's settings, declared once: each field of `TrainConfig` is also its absl flag.
+
+`define_flags(flag_values)` defines one flag per field (type, default, choices and help come from
+the field), plus one per model option (from the model specs); `config_from_flags(flag_values)`
+reads them back and `config_to_flags(config)` writes the flag lines that reproduce a config.
+Fields left at None take the value of the model's recipe (`--recipe`, declared in its spec).
+"""
 import dataclasses
 from typing import Optional
 
-from sr_tf.models import family, model_defaults
-from sr_tf.training.recipes import RECIPES
+from absl import flags
+
+from sr_tf.core.devices import DISTRIBUTIONS
+from sr_tf.models import MODEL_NAMES, RECIPE_NAMES, get_spec
+from sr_tf.training.recipes import LR_SCHEDULES, recipe_for
 
 PATCH_MODES = ("grid", "random")
 LOSSES = ("mse_residual", "l1")
 MIXED_PRECISION = ("none", "bf16", "fp16")
 TRAIN_SPLITS = ("train", "valid", "train_valid")
+GROUPS = ("model", "data", "recipe", "devices", "run")
+# Fields a recipe fills in when left at None.
+RECIPE_FIELDS = ("batch_size", "patch_mode", "hr_patch", "lr_patch", "epochs", "steps", "learning_rate",
+                 "lr_decay_factor", "lr_decay_every", "loss", "lr_schedule", "warmup_fraction")
+
+
+def setting(default, help, group, kind=None, choices=None):
+    """A TrainConfig field that is also a flag: `kind` (str, int, float, bool, list) when the
+    default does not tell it (None defaults); `choices` makes an enum flag."""
+    kind = kind or type(default)
+    factory = {"default_factory": lambda: default} if isinstance(default, (dict, list, tuple)) else {"default": default}
+    return dataclasses.field(**factory, metadata={"help": help, "group": group, "kind": kind, "choices": choices})
 
 
 @dataclasses.dataclass
 class TrainConfig:
-    run_dir: str
-    model: str = "btsrn"
-    scale: tuple = (2,)
-    model_options: dict = dataclasses.field(default_factory=dict)
-    train_data: str = "samples"
-    train_split: str = "train"  # train, valid, or train_valid (the release trained on DIV2K 0001-0900)
-    val_data: Optional[str] = None  # None: the validation split of train_data
-    val_images: int = 0  # 0: every validation image
-    # None below means "the recipe's value".
-    batch_size: Optional[int] = None
-    patch_mode: Optional[str] = None
-    hr_patch: Optional[int] = None
-    lr_patch: Optional[int] = None
-    epochs: Optional[int] = None
-    steps: Optional[int] = None  # overrides epochs when set
-    max_minutes: Optional[float] = None  # stop earlier once training steps took this long (wall time)
-    learning_rate: Optional[float] = None
-    lr_decay_factor: Optional[float] = None
-    lr_decay_every: Optional[int] = None  # steps; 0 = every epoch
-    loss: Optional[str] = None
-    seed: int = 0
-    cache: str = "memory"
-    distribution: str = "default"
-    cpu_replicas: int = 0
-    mixed_precision: str = "none"
-    checkpoint_every: int = 500
-    keep_checkpoints: int = 3
-    checkpoint_input: bool = True
-    log_every: int = 50
-    validate_every: int = 1000
-    warm_start: Optional[str] = None
-    export: bool = True
+    run_dir: str = setting(None, "Directory of the run: checkpoints, logs, flags.cfg, saved_model.", "run", str)
+    model: str = setting("btsrn", "Network to train.", "model", choices=MODEL_NAMES)
+    scale: tuple = setting((2,), "Upscaling factor; several (e.g. 2,3,4) for MDSR.", "model", list)
+    model_options: dict = dataclasses.field(default_factory=dict)  # one flag per option, see option_flags()
+    recipe: str = setting("release", "release: the paper's recipe; budget: ours for a fixed CPU time "
+                          "(--max_minutes or --steps), see README.", "recipe", choices=RECIPE_NAMES)
+    train_data: str = setting("samples", "Training images (see README: samples, div2k:, tfds:, folder:, ...).", "data")
+    train_split: str = setting("train", "Split of --train_data to train on (release: train_valid).", "data",
+                               choices=TRAIN_SPLITS)
+    val_data: Optional[str] = setting(None, "Validation images; default: the validation split of --train_data.",
+                                      "data", str)
+    val_images: int = setting(0, "Validate on the first N validation images only (0: all).", "data")
+    cache: str = setting("memory", "Decoded-image cache: memory, none, or a file path prefix.", "data")
+    batch_size: Optional[int] = setting(None, "Global batch size, split across replicas.", "recipe", int)
+    patch_mode: Optional[str] = setting(None, "grid: the release's fixed patch grid; random: random crops.", "recipe",
+                                        str, PATCH_MODES)
+    hr_patch: Optional[int] = setting(None, "HR patch size (BTSRN: 108).", "recipe", int)
+    lr_patch: Optional[int] = setting(None, "LR patch size (EDSR/MDSR: 48).", "recipe", int)
+    epochs: Optional[int] = setting(None, "Epochs (BTSRN: 16 passes over the patch grid).", "recipe", int)
+    steps: Optional[int] = setting(None, "Training steps; overrides --epochs (EDSR/MDSR: 300000).", "recipe", int)
+    max_minutes: Optional[float] = setting(None, "Stop once the training steps took this many minutes (a time "
+                                           "budget).", "recipe", float)
+    learning_rate: Optional[float] = setting(None, "Initial (budget: peak) learning rate.", "recipe", float)
+    lr_decay_factor: Optional[float] = setting(None, "Learning-rate factor per decay period (BTSRN 0.618, EDSR 0.5).",
+                                               "recipe", float)
+    lr_decay_every: Optional[int] = setting(None, "Steps per decay period; 0 = one epoch (BTSRN), EDSR 200000.",
+                                            "recipe", int)
+    loss: Optional[str] = setting(None, "mse_residual (BTSRN) or l1 (EDSR/MDSR; for BTSRN: L1 on the residual).",
+                                  "recipe", str, LOSSES)
+    lr_schedule: Optional[str] = setting(None, "step: x lr_decay_factor every lr_decay_every steps; cosine: "
+                                         "warm-up, then to zero over the budget.", "recipe", str, LR_SCHEDULES)
+    warmup_fraction: Optional[float] = setting(None, "Cosine schedule: share of the budget with a linearly rising "
+                                               "rate.", "recipe", float)
+    seed: int = setting(0, "Seed of weights, patches and MDSR scale choice.", "recipe")
+    distribution: str = setting("default", "tf.distribute strategy.", "devices", choices=DISTRIBUTIONS)
+    cpu_replicas: int = setting(0, "Split the CPU into N logical devices (MirroredStrategy on a CPU machine).",
+                                "devices")
+    mixed_precision: str = setting("none", "bf16 (fast on AVX512-BF16 CPUs) or fp16 with loss scaling.", "devices",
+                                   choices=MIXED_PRECISION)
+    checkpoint_every: int = setting(500, "Steps between checkpoints.", "run")
+    keep_checkpoints: int = setting(3, "Checkpoints kept.", "run")
+    checkpoint_input: bool = setting(True, "Save the input iterators in checkpoints (exact resume).", "run")
+    log_every: int = setting(50, "Steps between progress lines and TensorBoard scalars.", "run")
+    validate_every: int = setting(1000, "Steps between validations.", "run")
+    warm_start: Optional[str] = setting(None, "A run directory or .keras network (e.g. EDSR x2) whose matching "
+                                        "weights start this run.", "run", str)
+    export: bool = setting(True, "Export the full-image inference SavedModel at the end.", "run")
 
     @property
-    def family(self):
-        return family(self.model)
+    def spec(self):
+        return get_spec(self.model)
 
     @property
-    def recipe(self):
-        return RECIPES[self.family]
+    def recipe_values(self):
+        return recipe_for(self.model, self.recipe)
 
     def resolved(self):
         """A copy with every recipe default filled in and every value checked."""
-        recipe = self.recipe
+        recipe = self.recipe_values
         filled = {
             field: getattr(recipe, field) if getattr(self, field) is None else getattr(self, field)
-            for field in ("batch_size", "patch_mode", "hr_patch", "lr_patch", "epochs", "steps",
-                          "learning_rate", "lr_decay_factor", "lr_decay_every", "loss")
+            for field in RECIPE_FIELDS
         }
         if self.steps:  # a length in steps replaces the recipe's epochs
             filled["epochs"] = 0
@@ -73,17 +108,23 @@ class TrainConfig:
         return config
 
     def check(self):
-        model_defaults(self.model)  # raises for an unknown model name
-        unknown = sorted(set(self.model_options) - set(model_defaults(self.model)))
+        if not self.run_dir or not str(self.run_dir).strip():
+            raise ValueError("--run_dir is empty; name the run's directory (e.g. --run_dir=runs/btsrn_x2)")
+        spec = self.spec  # raises for an unknown model name
+        unknown = sorted(set(self.model_options) - set(spec.defaults))
         if unknown:
             raise ValueError(f"options {unknown} do not apply to --model={self.model}")
-        if self.family != "mdsr" and len(self.scale) != 1:
+        if not spec.multi_scale and len(self.scale) != 1:
             raise ValueError(f"--scale takes one value for --model={self.model}, got {self.scale}")
+        try:
+            spec.scales(self.scale)
+        except ValueError as error:
+            raise ValueError(f"--scale: {error}") from error
         if self.patch_mode not in PATCH_MODES:
             raise ValueError(f"--patch_mode must be one of {PATCH_MODES}, got {self.patch_mode!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"--loss must be one of {LOSSES}, got {self.loss!r}")
-        if self.loss == "mse_residual" and self.family != "btsrn":
+        if self.loss == "mse_residual" and not spec.residual:
             raise ValueError("--loss=mse_residual is BTSRN's loss; EDSR/MDSR use --loss=l1")
         if self.train_split not in TRAIN_SPLITS:
             raise ValueError(f"--train_split must be one of {TRAIN_SPLITS}, got {self.train_split!r}")
@@ -98,17 +139,24 @@ class TrainConfig:
                 raise ValueError(f"--{name} must be positive, got {getattr(self, name)}")
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise ValueError(f"--max_minutes must be positive, got {self.max_minutes}")
-        if not self.epochs and not self.steps:
-            raise ValueError("set --epochs or --steps")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"--lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if not 0 <= self.warmup_fraction < 1:
+            raise ValueError(f"--warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
+        if self.lr_schedule == "cosine" and not self.steps and not self.max_minutes:
+            raise ValueError("the cosine schedule decays over the budget: set --max_minutes or --steps")
+        if not self.epochs and not self.steps and not self.max_minutes:
+            raise ValueError("set --epochs, --steps or --max_minutes")
 
     @property
     def scales(self):
         return tuple(self.scale)
 
     @property
-    def model_scale(self):
-        """What build_model takes: a tuple for MDSR, an int otherwise."""
-        return self.scales if self.family == "mdsr" else self.scales[0]
+    def description(self):
+        """The model description of the network this run trains (see sr_tf.models.specs)."""
+        spec = self.spec
+        return {"model": spec.name, "scales": list(spec.scales(self.scale)), "options": spec.options(self.model_options)}
 
 
 def config_to_flags(config):
@@ -127,3 +175,81 @@ def config_to_flags(config):
         else:
             lines.append(f"--{field.name}={value}")
     return lines
+
+
+def flag_fields():
+    """The TrainConfig fields that are flags, in declaration order."""
+    return [field for field in dataclasses.fields(TrainConfig) if "help" in field.metadata]
+
+
+def option_flags():
+    """{option: (default kind, help)} of every model option of every model (the union of the specs)."""
+    options = {}
+    for name in MODEL_NAMES:
+        spec = get_spec(name)
+        for option, default in spec.defaults.items():
+            help_text = spec.option_help.get(option, option)
+            options.setdefault(option, (type(default), f"{help_text} (unset: the model's default)"))
+    return options
+
+
+def define_flags(flag_values=flags.FLAGS, names=None, defaults=None):
+    """Defines the training flags on `flag_values`: every field (or those in `names`, where
+    "model_options" stands for every model option), with `defaults` overriding field defaults."""
+    defaults = defaults or {}
+    wanted = set(names) if names is not None else None
+    for field in flag_fields():
+        if wanted is not None and field.name not in wanted:
+            continue
+        meta = field.metadata
+        default = defaults.get(field.name, field.default if field.default is not dataclasses.MISSING
+                               else field.default_factory())
+        _define(flag_values, field.name, meta["kind"], default, meta["help"], meta["choices"])
+    if wanted is None or "model_options" in wanted:
+        for option, (kind, help_text) in option_flags().items():
+            choices = _option_choices(option)
+            _define(flag_values, option, kind, None, help_text, choices)
+
+
+def _option_choices(option):
+    for name in MODEL_NAMES:
+        choices = get_spec(name).option_choices.get(option)
+        if choices:
+            return tuple(choices)
+    return None
+
+
+def _define(flag_values, name, kind, default, help_text, choices):
+    if kind is list:
+        default = None if default is None else [str(v) for v in default]
+        flags.DEFINE_list(name, default, help_text, flag_values=flag_values)
+    elif choices:
+        flags.DEFINE_enum(name, default, list(choices), help_text, flag_values=flag_values)
+    elif kind is bool:
+        flags.DEFINE_bool(name, default, help_text, flag_values=flag_values)
+    elif kind is int:
+        flags.DEFINE_integer(name, default, help_text, flag_values=flag_values)
+    elif kind is float:
+        flags.DEFINE_float(name, default, help_text, flag_values=flag_values)
+    else:
+        flags.DEFINE_string(name, default, help_text, flag_values=flag_values)
+
+
+def config_from_flags(flag_values=flags.FLAGS):
+    """The TrainConfig the parsed training flags give (not yet resolved against the recipe).
+    Raises ValueError naming the flag for a --scale that is not integers."""
+    values = {}
+    for field in flag_fields():
+        if field.name in flag_values:
+            values[field.name] = flag_values[field.name].value
+    if "scale" in values:
+        try:
+            values["scale"] = tuple(int(s) for s in values["scale"])
+        except ValueError:
+            raise ValueError(f"--scale takes integers such as 2 or 2,3,4, got {','.join(values['scale'])}") from None
+    values["model_options"] = {
+        option: flag_values[option].value
+        for option in option_flags()
+        if option in flag_values and flag_values[option].value is not None
+    }
+    return TrainConfig(**values)

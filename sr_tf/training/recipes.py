@@ -1,4 +1,5 @@
-"""The training recipes, exactly as the release (BTSRN) and the EDSR paper/code give them.
+"""Training recipes: the schedules, optimisers and losses that turn a model spec's `Recipe` into
+training (the numbers are declared once, with each model, in sr_tf/models/specs.py).
 
 BTSRN (release run.sh): Adam(1e-3, 0.9, 0.999, 1e-8); learning rate 0.001 x 0.618^k during epoch
 k = 0..15 (16 epochs, one epoch = one pass over the patch grid), Adam state kept throughout;
@@ -6,44 +7,38 @@ MSE between the network output and HR - bicubic(LR) on the valid centre; batch 3
 patches on the release's grid.
 EDSR / MDSR (paper 4.2, official flags): Adam(1e-4, 0.9, 0.999, 1e-8); learning rate halved every
 2e5 updates, 3e5 updates; L1 on 0..255 values; batch 16 of 48x48 LR patches, random crops.
+Budget (ours, `--recipe=budget`, for a fixed CPU time): the same networks and Adam, the learning
+rate warmed up linearly then decayed to zero on a cosine over the *fraction of the budget spent*
+(the larger of steps / --steps and training seconds / --max_minutes), so a run anneals exactly as
+its time runs out; random patches. The values were chosen by measured runs (docs/results.md).
 """
-import dataclasses
-import functools
+import math
 
 import keras
 import tensorflow as tf
 
-from sr_tf.models.layers import BicubicUpsample
+from sr_tf.models import MODEL_NAMES, RECIPE_NAMES, get_spec
+
+LR_SCHEDULES = ("step", "cosine")
+# The paper's recipe of every model (btsrn, edsr_baseline, edsr, mdsr_baseline, mdsr).
+RECIPES = {name: get_spec(name).recipe("release") for name in MODEL_NAMES}
+BUDGET_RECIPES = {name: get_spec(name).recipe("budget") for name in MODEL_NAMES}
 
 
-@dataclasses.dataclass(frozen=True)
-class Recipe:
-    learning_rate: float
-    lr_decay_factor: float
-    lr_decay_every: int  # steps; 0 means once per epoch
-    epochs: int  # 0 when the length is given in steps
-    steps: int
-    batch_size: int
-    loss: str
-    patch_mode: str
-    hr_patch: int  # 0 when the LR patch size is given
-    lr_patch: int
-    beta_1: float = 0.9
-    beta_2: float = 0.999
-    epsilon: float = 1e-8  # the official value; Keras defaults to 1e-7
+def recipe_for(model, name="release"):
+    """The recipe `name` ('release' or 'budget') of a model."""
+    if name not in RECIPE_NAMES:
+        raise ValueError(f"--recipe must be one of {RECIPE_NAMES}, got {name!r}")
+    return get_spec(model).recipe(name)
 
 
-RECIPES = {
-    "btsrn": Recipe(
-        learning_rate=1e-3, lr_decay_factor=0.618, lr_decay_every=0, epochs=16, steps=0,
-        batch_size=32, loss="mse_residual", patch_mode="grid", hr_patch=108, lr_patch=0,
-    ),
-    "edsr": Recipe(
-        learning_rate=1e-4, lr_decay_factor=0.5, lr_decay_every=200_000, epochs=0, steps=300_000,
-        batch_size=16, loss="l1", patch_mode="random", hr_patch=0, lr_patch=48,
-    ),
-}
-RECIPES["mdsr"] = RECIPES["edsr"]
+def budget_learning_rate(peak, progress, warmup_fraction):
+    """The budget recipe's rate at `progress` (0..1 of the budget): linear warm-up, cosine to zero."""
+    progress = min(max(float(progress), 0.0), 1.0)
+    if progress < warmup_fraction:
+        return peak * max(progress / warmup_fraction, 0.01)
+    decayed = (progress - warmup_fraction) / max(1.0 - warmup_fraction, 1e-9)
+    return peak * 0.5 * (1.0 + math.cos(math.pi * decayed))
 
 
 def learning_rate_schedule(initial, decay_factor, decay_steps):
@@ -64,25 +59,6 @@ def make_optimizer(recipe, learning_rate, mixed_precision="none"):
     if mixed_precision == "fp16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
-
-
-@functools.lru_cache(maxsize=None)
-def bicubic_layer(scale):
-    return BicubicUpsample(scale)
-
-
-def residual_target(lr, hr, scale, margin):
-    """BTSRN's target: HR - bicubic(LR) in [0, 1] units, cropped to the network's valid centre.
-
-    The bicubic term reaches 2 LR pixels (2 * scale HR pixels) from each output pixel, less than
-    the margin, so per-patch bicubic equals full-image bicubic on the cropped region.
-    """
-    lr = tf.cast(lr, tf.float32) / 255.0
-    hr = tf.cast(hr, tf.float32) / 255.0
-    residual = hr - bicubic_layer(scale)(lr)
-    if margin:
-        residual = residual[:, margin:-margin, margin:-margin, :]
-    return residual
 
 
 def per_example_loss(loss, prediction, target):

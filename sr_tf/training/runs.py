@@ -1,7 +1,7 @@
 """Run directories: what a training run writes, and how evaluation and export read it back.
 
     <run>/flags.cfg           the effective flags, usable as --flagfile to repeat the run
-    <run>/model.json          {"model": name, "scale": s or [s, ...], "options": {...}}
+    <run>/model.json          the network's description {"model": name, "scales": [s, ...], "options": {...}}
     <run>/checkpoints/        tf.train.CheckpointManager files; the checkpoint holds `model`
                               (the network), `optimizer` (with its step) and the input iterators
     <run>/saved_model/        the exported full-image inference SavedModel (MDSR: one per scale,
@@ -11,13 +11,13 @@
                               peak memory
 """
 import json
-import os
 import pathlib
 
 import tensorflow as tf
 from absl import logging
 
-from sr_tf.models import build_model, model_defaults
+from sr_tf.core.files import write_text_atomically
+from sr_tf.models import from_description, get_spec
 
 MODEL_FILE = "model.json"
 CHECKPOINT_DIR = "checkpoints"
@@ -31,34 +31,29 @@ class RunError(ValueError):
     """A run directory that cannot be read or reused; the message names the directory or file."""
 
 
-def write_text_atomically(path, text):
-    """Writes `text` to a temporary file beside `path`, then renames it: never a half-written file."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def write_description(run_dir, description):
+    """Writes model.json: the network's description, every option included, so later defaults
+    cannot change what the run trains."""
+    text = json.dumps(description, indent=2, sort_keys=True) + "\n"
+    write_text_atomically(pathlib.Path(run_dir) / MODEL_FILE, text)
 
 
 def write_model_spec(run_dir, name, scale, options):
-    """Writes model.json with every option, defaults included, so later defaults cannot change it."""
-    scale = list(scale) if isinstance(scale, (tuple, list)) else int(scale)
-    spec = {"model": name, "scale": scale, "options": {**model_defaults(name), **options}}
-    write_text_atomically(pathlib.Path(run_dir) / MODEL_FILE, json.dumps(spec, indent=2, sort_keys=True) + "\n")
+    """model.json for model `name` at `scale` (an int, or a tuple for MDSR) with `options`."""
+    spec = get_spec(name)
+    write_description(run_dir, {"model": name, "scales": list(spec.scales(scale)), "options": spec.options(options)})
 
 
-def read_model_spec(run_dir):
-    """(name, scale, options) of the network a run trains."""
+def read_description(run_dir):
+    """The description of the network a run trains (model.json; older runs wrote "scale")."""
     path = pathlib.Path(run_dir) / MODEL_FILE
     if not path.is_file():
         raise RunError(f"{run_dir} is not an sr_tf run directory: {path} is missing")
     try:
         spec = json.loads(path.read_text())
-        scale = tuple(spec["scale"]) if isinstance(spec["scale"], list) else int(spec["scale"])
-        return spec["model"], scale, dict(spec.get("options", {}))
+        scales = spec["scales"] if "scales" in spec else spec["scale"]
+        scales = list(scales) if isinstance(scales, list) else [int(scales)]
+        return {"model": spec["model"], "scales": scales, "options": dict(spec.get("options", {}))}
     except (ValueError, KeyError, TypeError) as error:
         raise RunError(f"{path} is not a valid model description: {error}") from error
 
@@ -73,14 +68,17 @@ def checkpoint_step(checkpoint_path):
 
 
 def load_network(run_dir):
-    """Rebuilds the run's network and restores its latest checkpoint: (network, name, scale)."""
-    name, scale, options = read_model_spec(run_dir)
-    network = build_model(name, scale, **options)
+    """Rebuilds the run's network and restores its latest checkpoint."""
+    path = pathlib.Path(run_dir) / MODEL_FILE
+    try:
+        network = from_description(read_description(run_dir), str(path))
+    except ValueError as error:
+        raise RunError(str(error)) from error
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is None:
         raise RunError(f"{run_dir} has no checkpoint in {pathlib.Path(run_dir) / CHECKPOINT_DIR}")
     tf.train.Checkpoint(model=network).restore(checkpoint).expect_partial().assert_existing_objects_matched()
-    return network, name, scale
+    return network
 
 
 def prepare_run_dir(run_dir, config, write=True):
@@ -92,17 +90,17 @@ def prepare_run_dir(run_dir, config, write=True):
     from sr_tf.training.config import config_to_flags
 
     run_dir = pathlib.Path(run_dir)
+    wanted = config.description
     if (run_dir / MODEL_FILE).is_file():
-        name, scale, options = read_model_spec(run_dir)
-        wanted = (config.model, config.model_scale, {**model_defaults(config.model), **config.model_options})
-        if (name, scale, options) != wanted:
+        found = read_description(run_dir)
+        if found != wanted:
             raise RunError(
-                f"{run_dir / MODEL_FILE} describes {name} x{scale} {options}, but the flags ask for "
-                f"{wanted[0]} x{wanted[1]} {wanted[2]}; use a new --run_dir"
+                f"{run_dir / MODEL_FILE} describes {found['model']} x{found['scales']} {found['options']}, but the "
+                f"flags ask for {wanted['model']} x{wanted['scales']} {wanted['options']}; use a new --run_dir"
             )
     if not write:
         return
-    write_model_spec(run_dir, config.model, config.model_scale, config.model_options)
+    write_description(run_dir, wanted)
     lines = config_to_flags(config)
     flags_path = run_dir / FLAGS_FILE
     if flags_path.is_file():

@@ -5,8 +5,10 @@ from sr_tf import models
 from sr_tf.training import recipes
 
 
-def make_train_step(strategy, network, optimizer, family, loss, scale, global_batch_size):
+def make_train_step(strategy, network, optimizer, model, loss, scale, global_batch_size):
     """A tf.function(iterator) -> loss that trains `network` (an MDSR branch for MDSR) on one batch.
+
+    `model` (a name or spec) says how inputs and targets are made from the uint8 patches.
 
     `iterator` is a plain (checkpointable) iterator over global batches. Every replica receives the
     global batch and takes its own slice, numbered across all workers; the per-example losses are
@@ -19,7 +21,8 @@ def make_train_step(strategy, network, optimizer, family, loss, scale, global_ba
             "(for MDSR all branches) before making train steps: optimizer.build(model.trainable_variables)"
         )
     variables = network.trainable_variables
-    margin = models.valid_margin(network, scale) if family == "btsrn" else 0
+    spec = models.get_spec(model)
+    margin = models.valid_margin(network, scale)
 
     replicas = strategy.num_replicas_in_sync
     if global_batch_size % replicas:
@@ -30,12 +33,8 @@ def make_train_step(strategy, network, optimizer, family, loss, scale, global_ba
         start = tf.distribute.get_replica_context().replica_id_in_sync_group * per_replica
         lr, hr = lr[start : start + per_replica], hr[start : start + per_replica]
         with tf.GradientTape() as tape:
-            if family == "btsrn":
-                inputs = tf.cast(lr, tf.float32) / 255.0
-                target = recipes.residual_target(lr, hr, scale, margin)
-            else:
-                inputs, target = tf.cast(lr, tf.float32), tf.cast(hr, tf.float32)
-            prediction = network(inputs, training=True)
+            prediction = network(spec.network_inputs(lr), training=True)
+            target = spec.training_target(lr, hr, scale, margin)
             per_example = recipes.per_example_loss(loss, prediction, target)
             batch_loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
             scaled_loss = optimizer.scale_loss(batch_loss)

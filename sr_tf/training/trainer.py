@@ -17,14 +17,16 @@ import tensorflow as tf
 from absl import logging
 
 from sr_tf import models
-from sr_tf.data import datasets, pipeline
-from sr_tf.training import distribute, recipes, runs, summaries, validation
+from sr_tf.data import pipeline, sources
+from sr_tf.core import devices as distribute
+from sr_tf.training import recipes, runs, summaries, validation
 from sr_tf.training.step import make_train_step
 
 
 # The release cut every image's patch grid twice per epoch (as is and rotated by 90 degrees), so
 # its epoch, the period of the 0.618 decay, held two passes over the grid.
 GRID_PASSES_PER_EPOCH = 2
+UNBOUNDED_STEPS = 10**9  # a run bounded by --max_minutes only
 
 
 class TrainingError(RuntimeError):
@@ -53,8 +55,12 @@ class TrainResult:
         }
 
 
-def train(config):
-    """Runs (or resumes) the training run `config.run_dir` to its last step; returns a TrainResult."""
+def train(config, exporter=None):
+    """Runs (or resumes) the training run `config.run_dir` to its last step; returns a TrainResult.
+
+    `exporter(network, scale, folder) -> path` writes the inference SavedModel at the end when
+    `config.export` (the train command passes sr_tf.export.export_saved_model).
+    """
     config = config.resolved()
     distribute.configure_cpu_replicas(config.cpu_replicas)
     previous_policy = keras.mixed_precision.global_policy()
@@ -62,7 +68,7 @@ def train(config):
         {"none": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[config.mixed_precision]
     )
     try:
-        return Trainer(config).run()
+        return Trainer(config).run(exporter)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
 
@@ -79,18 +85,24 @@ class Trainer:
         self.scales = config.scales
         keras.utils.set_random_seed(config.seed)
 
-        self.train_pairs = {s: datasets.open_pairs(config.train_data, s, config.train_split) for s in self.scales}
+        self.train_pairs = {s: sources.open_pairs(config.train_data, s, config.train_split) for s in self.scales}
         val_spec = config.val_data or config.train_data
-        self.val_pairs = {s: datasets.open_pairs(val_spec, s, "valid") for s in self.scales}
+        self.val_pairs = {s: sources.open_pairs(val_spec, s, "valid") for s in self.scales}
         self.steps_per_epoch = self._steps_per_epoch()
-        self.total_steps = config.steps or config.epochs * self.steps_per_epoch
-        decay_every = config.lr_decay_every or self.steps_per_epoch
-        self.schedule = recipes.learning_rate_schedule(config.learning_rate, config.lr_decay_factor, decay_every)
+        self.total_steps = config.steps or config.epochs * self.steps_per_epoch or UNBOUNDED_STEPS
+        self.budget_seconds = config.max_minutes * 60 if config.max_minutes else math.inf
+        if config.lr_schedule == "cosine":  # set before every step from the budget's progress
+            self.schedule = None
+            initial_rate = recipes.budget_learning_rate(config.learning_rate, 0.0, config.warmup_fraction)
+        else:
+            decay_every = config.lr_decay_every or self.steps_per_epoch
+            self.schedule = recipes.learning_rate_schedule(config.learning_rate, config.lr_decay_factor, decay_every)
+            initial_rate = self.schedule
 
         runs.prepare_run_dir(self.run_dir, config, write=self.chief)
         with self.strategy.scope():
-            self.network = models.build_model(config.model, config.model_scale, **config.model_options)
-            self.optimizer = recipes.make_optimizer(config.recipe, self.schedule, config.mixed_precision)
+            self.network = models.from_description(config.description)
+            self.optimizer = recipes.make_optimizer(config.recipe_values, initial_rate, config.mixed_precision)
             self.optimizer.build(self.network.trainable_variables)
         self.branches = {s: self._branch(s) for s in self.scales}
         # Plain iterators over global batches (checkpointable); each replica slices its part.
@@ -130,9 +142,7 @@ class Trainer:
         return 1000  # EDSR's "epoch": 1000 updates between validations
 
     def _branch(self, scale):
-        if self.config.family == "mdsr":
-            return models.mdsr_branch(self.network, scale)
-        return self.network
+        return models.branch(self.network, scale)
 
     def _dataset(self, scale):
         config = self.config
@@ -149,7 +159,7 @@ class Trainer:
     def _make_step(self, scale):
         config = self.config
         return make_train_step(
-            self.strategy, self.branches[scale], self.optimizer, config.family, config.loss, scale, config.batch_size
+            self.strategy, self.branches[scale], self.optimizer, config.model, config.loss, scale, config.batch_size
         )
 
     # -- the loop -------------------------------------------------------------------------------
@@ -174,7 +184,7 @@ class Trainer:
         rng = np.random.default_rng([self.config.seed, step])
         return self.scales[rng.integers(len(self.scales))]
 
-    def run(self):
+    def run(self, exporter=None):
         config = self.config
         resumed = self.restore()
         if not resumed:
@@ -186,9 +196,11 @@ class Trainer:
             self.total_steps, self.steps_per_epoch, config.batch_size, self.strategy.num_replicas_in_sync,
         )
         last_log_time, last_log_step = time.perf_counter(), self.step
-        budget = config.max_minutes * 60 if config.max_minutes else math.inf
+        budget = self.budget_seconds
         while self.step < self.total_steps and float(self.train_seconds.numpy()) < budget:
             scale = self.scale_for_step(self.step)
+            if self.schedule is None:
+                self.optimizer.learning_rate.assign(self.learning_rate())
             started = time.perf_counter()
             loss = float(self.train_steps[scale](self.iterators[scale]))
             self.train_seconds.assign_add(time.perf_counter() - started)
@@ -203,7 +215,7 @@ class Trainer:
                 now = time.perf_counter()
                 rate = (step - last_log_step) / max(now - last_log_time, 1e-9)
                 last_log_time, last_log_step = now, step
-                lr = float(self.schedule(step - 1))  # the rate this step used
+                lr = float(self.schedule(step - 1)) if self.schedule else float(self.optimizer.learning_rate)
                 logging.info("step %d/%d  loss %.6g  lr %.4g  %.2f steps/s", step, self.total_steps, loss, lr, rate)
                 self.writers.train_scalars(step, loss=loss, learning_rate=lr, steps_per_second=rate)
             if step % config.checkpoint_every == 0:
@@ -215,7 +227,7 @@ class Trainer:
         if self.manager.latest_checkpoint is None or not self.manager.latest_checkpoint.endswith(f"-{self.step}"):
             self.manager.save(checkpoint_number=self.step)
         psnr, bicubic = self.validate(self.step, with_bicubic=True)
-        saved_model = self.export() if config.export and self.chief else ""
+        saved_model = self.export(exporter) if config.export and exporter and self.chief else ""
         for s in psnr:
             logging.info("validation x%d: PSNR %.3f dB (bicubic %.3f dB)", s, psnr[s], bicubic[s])
         self.writers.flush()
@@ -226,6 +238,14 @@ class Trainer:
             runs.write_text_atomically(self.run_dir / runs.RESULTS_FILE, json.dumps(result.to_json(), indent=2) + "\n")
         return result
 
+    def progress(self):
+        """The share of the run done: the larger of steps / total steps and seconds / budget."""
+        return max(self.step / self.total_steps, float(self.train_seconds.numpy()) / self.budget_seconds)
+
+    def learning_rate(self):
+        """The budget (cosine) schedule's rate for the next step."""
+        return recipes.budget_learning_rate(self.config.learning_rate, self.progress(), self.config.warmup_fraction)
+
     def validate(self, step, with_bicubic=False):
         if not self.chief:  # workers other than the chief only train
             return {}, {}
@@ -234,15 +254,13 @@ class Trainer:
         self.writers.validation(step, psnr, bicubic, panels, float(self.train_seconds.numpy()))
         return psnr, bicubic
 
-    def export(self):
-        from sr_tf.export import export_saved_model
-
+    def export(self, exporter):
         paths = []
         for s in self.scales:
             target = self.run_dir / runs.SAVED_MODEL_DIR
             if len(self.scales) > 1:
                 target = target / f"x{s}"
-            paths.append(str(export_saved_model(self.network, self.config.model, s, target)))
+            paths.append(str(exporter(self.network, s, target)))
             logging.info("exported the x%d inference model to %s", s, paths[-1])
         return paths[0] if len(paths) == 1 else ",".join(paths)
 
@@ -254,7 +272,9 @@ def hparams_of(config, network, replicas):
         "parameters": models.count_trainable(network),
         "batch_size": config.batch_size,
         "patch": f"{config.patch_mode} hr{config.hr_patch}" if config.hr_patch else f"{config.patch_mode} lr{config.lr_patch}",
+        "recipe": config.recipe,
         "learning_rate": config.learning_rate,
+        "lr_schedule": config.lr_schedule,
         "lr_decay_factor": config.lr_decay_factor,
         "loss": config.loss,
         "mixed_precision": config.mixed_precision,
@@ -272,7 +292,7 @@ def warm_start(network, source_run_dir):
     EDSR x3/x4 from a trained x2 (the paper's recipe): head, body and tail copy; for x4 the first
     upsampling conv has the x2 shape and copies too; for x3 the upsampler starts fresh.
     """
-    source, _, _ = runs.load_network(source_run_dir)
+    source = runs.load_network(source_run_dir)
     source_weights = {w.path: w for w in source.weights}
     copied, skipped = [], []
     for weight in network.weights:

@@ -81,14 +81,3 @@ class SelfEnsemble:
 def self_ensemble(float_fn, lr, strategy=None):
     """One-off `SelfEnsemble(float_fn, strategy)(lr)`."""
     return SelfEnsemble(float_fn, strategy)(lr)
-
-
-def replica_strategy(cpu_replicas=0):
-    """MirroredStrategy over the GPUs, or over `cpu_replicas` logical CPUs (configured here, so
-    call it before TensorFlow runs its first op); None when there is only one device."""
-    from sr_tf.training import distribute
-
-    distribute.configure_cpu_replicas(cpu_replicas)
-    if len(tf.config.list_logical_devices("GPU")) > 1 or (cpu_replicas or 0) > 1:
-        return distribute.make_strategy("mirrored")
-    return None

@@ -80,7 +80,7 @@ def save_figure(figure, path):
 def make_figure(predictor, hr, scale, crops, output, lr=None, self_ensemble=False, sr_label=None):
     """Fig. 5-style PNG at `output` for an HR image: LR made with MATLAB-exact bicubic from the
     modcropped HR (or `lr` as given), upscaled by bicubic and by `predictor`."""
-    from sr_tf.data.datasets import make_lr
+    from sr_tf.data.pairs import make_lr
     from sr_tf.data.imresize import imresize
 
     if lr is None:

@@ -1,4 +1,4 @@
-"""tf.distribute strategies for training and evaluation: default, mirrored, multi_worker."""
+"""tf.distribute strategies for training and inference: default, mirrored, multi_worker; CPU replicas."""
 import functools
 import json
 import os
@@ -67,3 +67,12 @@ def is_chief(strategy):
     task_type, task_id = resolver.task_type, resolver.task_id
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return task_type == "chief" or (not has_chief and task_type == "worker" and task_id == 0)
+
+
+def replica_strategy(cpu_replicas=0):
+    """MirroredStrategy over the GPUs, or over `cpu_replicas` logical CPUs (configured here, so
+    call it before TensorFlow runs its first op); None when there is only one device."""
+    configure_cpu_replicas(cpu_replicas)
+    if len(tf.config.list_logical_devices("GPU")) > 1 or (cpu_replicas or 0) > 1:
+        return make_strategy("mirrored")
+    return None

@@ -18,8 +18,10 @@ import numpy as np
 import tensorflow as tf
 
 from sr_tf import models
-from sr_tf.evaluation import tiling
-from sr_tf.evaluation.ensemble import SelfEnsemble
+from sr_tf.data.imresize import imresize
+from sr_tf.inference import saved_models, tiling
+from sr_tf.inference.ensemble import SelfEnsemble
+from sr_tf.training import runs
 
 BICUBIC = "bicubic"
 BICUBIC_SCALES = tuple(range(2, 9))
@@ -82,8 +84,6 @@ class Predictor:
 
 
 def bicubic_predictor():
-    from sr_tf.data.imresize import imresize
-
     def make(scale):
         def upscale_numpy(image):
             return imresize(image, scale).astype(np.float32)
@@ -108,9 +108,10 @@ def float_function(float_model):
     return upscale
 
 
-def network_predictor(network, name, scale, source):
-    """A predictor from a Keras training network (every scale of an MDSR network)."""
-    scales = scale if isinstance(scale, (tuple, list)) else (scale,)
+def network_predictor(network, name=None, scale=None, source="the network"):
+    """A predictor from a Keras training network: `scale` (default every scale of the network)."""
+    scales = models.scales_of(network) if scale is None else models.spec_of(network).scales(scale)
+    name = name or models.describe(network)["model"]
     fns, radii, keep = {}, {}, []
     for s in scales:
         float_model = models.build_inference_model(network, name, s, quantize=False)
@@ -120,39 +121,22 @@ def network_predictor(network, name, scale, source):
     return Predictor(name, source, fns, radii, keep_alive=(network, keep))
 
 
-def identify_network(network, source="the model"):
-    """(model name, scale) of an sr_tf training network, from the name its builder gave it:
-    btsrn_<block>_x<s>, edsr_x<s>, edsr_baseline_x<s>, mdsr, mdsr_baseline."""
-    if network.name in ("mdsr", "mdsr_baseline"):
-        return network.name, models.mdsr_scales(network)
-    match = re.fullmatch(r"(.+)_x(\d+)", network.name)
-    if match:
-        base, scale = match.group(1), int(match.group(2))
-        if base.startswith("btsrn_"):
-            return "btsrn", scale
-        if base in models.MODEL_NAMES:
-            return base, scale
-    raise ModelError(
-        f"{source}: cannot tell which sr_tf model this is (network name {network.name!r}); "
-        "expected a training network built by sr_tf.models.build_model"
-    )
-
-
 def load_keras_network(path):
-    """(network, name, scale) of a .keras file holding an sr_tf training network (the custom
-    layers are registered by importing sr_tf.models)."""
+    """The sr_tf training network in a .keras file (the custom classes are registered by
+    importing sr_tf.models; the file's config is the network's description)."""
     try:
         network = keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises many kinds for a bad file
         raise ModelError(f"cannot load the Keras model {path}: {error}") from error
-    name, scale = identify_network(network, path)
-    return network, name, scale
+    try:
+        models.describe(network, path)
+    except ValueError as error:
+        raise ModelError(str(error)) from error
+    return network
 
 
 def load_run_network(run_dir):
-    """(network, name, scale) of a training run's latest checkpoint."""
-    from sr_tf.training import runs
-
+    """The network of a training run's latest checkpoint."""
     try:
         return runs.load_network(run_dir)
     except (runs.RunError, tf.errors.OpError, AssertionError) as error:
@@ -160,27 +144,25 @@ def load_run_network(run_dir):
 
 
 def load_training_network(path):
-    """(network, name, scale) from a run directory or a .keras file."""
+    """The training network of a run directory or a .keras file."""
     path = os.fspath(path)
     if os.path.isfile(path) and path.endswith(".keras"):
         return load_keras_network(path)
-    if os.path.isdir(path) and os.path.isfile(os.path.join(path, "model.json")):
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, runs.MODEL_FILE)):
         return load_run_network(path)
     raise ModelError(f"{path}: not a training run directory (with model.json) or a .keras file")
 
 
 def _saved_model_parts(path):
     """[(scale, folder)] of an sr_tf SavedModel, or of a folder of them named x<s>."""
-    from sr_tf import export
-
-    if export.is_saved_model(path):
-        return [(int(export.read_metadata(path)["scale"]), path)]
+    if saved_models.is_saved_model(path):
+        return [(int(saved_models.read_metadata(path)["scale"]), path)]
     parts = []
     for entry in sorted(os.listdir(path)):
         match = re.fullmatch(r"x(\d+)", entry)
         folder = os.path.join(path, entry)
-        if match and export.is_saved_model(folder):
-            info = export.read_metadata(folder)
+        if match and saved_models.is_saved_model(folder):
+            info = saved_models.read_metadata(folder)
             if int(info["scale"]) != int(match.group(1)):
                 raise ModelError(f"{folder} holds an x{info['scale']} model, not x{match.group(1)}")
             parts.append((int(info["scale"]), folder))
@@ -188,11 +170,9 @@ def _saved_model_parts(path):
 
 
 def saved_model_predictor(path, parts):
-    from sr_tf import export
-
     fns, radii, loaded, names = {}, {}, [], set()
     for scale, folder in parts:
-        info = export.read_metadata(folder)
+        info = saved_models.read_metadata(folder)
         module = tf.saved_model.load(folder)
         if not hasattr(module, "upscale_float"):
             raise ModelError(f"{folder} has no upscale_float signature; re-export it with sr_tf.export")
@@ -227,7 +207,7 @@ def load_predictor(spec, strategy=None):
             return saved_model_predictor(spec, parts)
     if spec.endswith(".keras") or os.path.isfile(os.path.join(spec, "model.json")):
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
-            return network_predictor(*load_training_network(spec), spec)
+            return network_predictor(load_training_network(spec), source=spec)
     raise ModelError(
         f"--model={spec}: not '{BICUBIC}', a SavedModel exported by sr_tf (or a folder of x<s> ones), "
         "a training run directory (with model.json) or a .keras file"

@@ -1,0 +1,1 @@
+"""Inference: predictors (bicubic, networks, SavedModels), tiling, self-ensemble, upscaling files, figures."""

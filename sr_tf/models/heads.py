@@ -1,0 +1,32 @@
+"""Inference heads: from a uint8 LR image to the float SR image (0..255) around a network.
+
+BTSRN (`residual_head`, the release's `predict.py`): LR / 255, symmetric padding (15 px as the
+release, more if the network needs it), the network, a centre crop to scale x LR, plus the
+bicubic upsampled LR, times 255. EDSR/MDSR (`direct_head`): the network on 0..255 values.
+"""
+import keras
+
+from sr_tf.models.btsrn import INFERENCE_PADDING
+from sr_tf.models.layers import BicubicUpsample, CropToScale, SymmetricPad
+
+
+def valid_margin(network, scale, probe=64):
+    """HR pixels per side that a valid-padding network loses from scale x (LR size); 0 for EDSR."""
+    out = network.compute_output_shape((1, probe, probe, 3))[1]
+    return (scale * probe - out) // 2
+
+
+def residual_head(spec, network, lr_uint8, scale):
+    lr = keras.layers.Rescaling(spec.value_range / 255, name="to_unit", dtype="float32")(lr_uint8)
+    margin = valid_margin(network, scale)
+    padding = max(INFERENCE_PADDING, -(-margin // scale))
+    residual = network(SymmetricPad(padding, name="pad")(lr))
+    residual = CropToScale(scale, name="crop", dtype="float32")([residual, lr])  # keep the fp32 residual
+    bicubic = BicubicUpsample(scale, name="bicubic")(lr)
+    sr = keras.layers.Add(name="add_bicubic", dtype="float32")([bicubic, residual])
+    return keras.layers.Rescaling(255.0 / spec.value_range, name="to_255", dtype="float32")(sr)
+
+
+def direct_head(spec, network, lr_uint8, scale):
+    lr = keras.layers.Rescaling(spec.value_range / 255, name="to_float", dtype="float32")(lr_uint8)
+    return network(lr)

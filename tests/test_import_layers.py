@@ -1,0 +1,91 @@
+"""The package's imports go one way, down the pipeline, with no circle (imports inside functions
+count too): core -> models -> data -> evaluation -> training -> inference -> export -> commands.
+
+Run alone with `python -m pytest tests/test_import_layers.py -q`; it reads the source, imports nothing.
+"""
+import ast
+import pathlib
+
+PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "sr_tf"
+LAYERS = ["core", "models", "data", "evaluation", "training", "inference", "export", "commands"]
+COMMANDS = {"sr_tf.train", "sr_tf.evaluate", "sr_tf.upscale", "sr_tf.figure", "sr_tf.cli", "sr_tf.cli_flags",
+            "sr_tf.export.__main__", "sr_tf.models.__main__", "sr_tf.convert", "sr_tf.convert.__main__"}
+
+
+def modules():
+    """{dotted module name: path} of every module of sr_tf."""
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+def imported(path, name, known):
+    """The sr_tf modules `path` imports, anywhere in the file."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    targets = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets |= {alias.name for alias in node.names if alias.name.startswith("sr_tf")}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            if not base.startswith("sr_tf"):
+                continue
+            for alias in node.names:
+                full = f"{base}.{alias.name}"
+                targets.add(full if full in known else base)
+    return {t for t in targets if t != name and t in known}
+
+
+def layer(name):
+    if name in COMMANDS:
+        return "commands"
+    parts = name.split(".")
+    if len(parts) == 1:
+        return "core"  # sr_tf/__init__.py
+    return parts[1] if parts[1] in LAYERS else "commands"
+
+
+def import_graph():
+    known = modules()
+    return {name: imported(path, name, known) for name, path in known.items()}
+
+
+def test_every_module_has_a_layer():
+    for name in modules():
+        assert layer(name) in LAYERS, name
+
+
+def test_no_module_imports_a_layer_above_its_own():
+    upward = [
+        f"{name} ({layer(name)}) imports {target} ({layer(target)})"
+        for name, targets in import_graph().items()
+        for target in sorted(targets)
+        if LAYERS.index(layer(target)) > LAYERS.index(layer(name))
+    ]
+    assert not upward, "\n".join(upward)
+
+
+def test_there_is_no_import_circle():
+    graph = import_graph()
+    # A package's __init__ re-exporting its own submodules is not a circle for this purpose.
+    edges = {name: {t for t in targets if not (name.startswith(t + ".") and t in graph)} for name, targets in graph.items()}
+    state, cycles = {}, []
+
+    def visit(node, stack):
+        state[node] = "open"
+        for target in sorted(edges[node]):
+            if state.get(target) == "open":
+                cycles.append(" -> ".join(stack[stack.index(target):] + [target]))
+            elif target not in state:
+                visit(target, stack + [target])
+        state[node] = "done"
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node, [node])
+    assert not cycles, "\n".join(cycles)
