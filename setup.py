@@ -14,6 +14,7 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["sr_tf", "sr_tf.*"]),
+    package_data={"sr_tf.models": ["weights/*.weights.h5"]},  # the pretrained networks
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.16",  # brings Keras 3

@@ -23,6 +23,7 @@ inside the (shaved) image; on RGB it is the mean over the three channels.
 import dataclasses
 
 import numpy as np
+from skimage.metrics import structural_similarity
 
 CHANNELS = ("y", "rgb")
 _Y_WEIGHTS = np.array([65.481, 128.553, 24.966])  # MATLAB rgb2ycbcr, for 0..255 values
@@ -142,28 +143,13 @@ def psnr(sr, hr, protocol, gray=False):
     return float("inf") if mse == 0 else float(10.0 * np.log10(_PEAK**2 / mse))
 
 
-def _gaussian_taps():
-    x = np.arange(_SSIM_WINDOW) - (_SSIM_WINDOW - 1) / 2
-    taps = np.exp(-(x**2) / (2 * _SSIM_SIGMA**2))
-    return taps / taps.sum()
-
-
-def _valid_filter(plane):
-    """Separable 11x11 Gaussian filter, 'valid' region only (window fully inside the image)."""
-    taps = _gaussian_taps()
-    n = len(taps)
-    rows = sum(t * plane[i : plane.shape[0] - n + 1 + i] for i, t in enumerate(taps))
-    return sum(t * rows[:, i : plane.shape[1] - n + 1 + i] for i, t in enumerate(taps))
-
-
 def _ssim_plane(a, b):
-    c1, c2 = (_SSIM_K1 * _PEAK) ** 2, (_SSIM_K2 * _PEAK) ** 2
-    mu_a, mu_b = _valid_filter(a), _valid_filter(b)
-    var_a = _valid_filter(a * a) - mu_a**2
-    var_b = _valid_filter(b * b) - mu_b**2
-    cov = _valid_filter(a * b) - mu_a * mu_b
-    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
-    return float(ssim_map.mean())
+    """scikit-image's SSIM with the Wang et al. settings: its mean over the window positions inside
+    the image equals the 'valid' SSIM map the papers' MATLAB code averages."""
+    return float(structural_similarity(
+        a, b, win_size=_SSIM_WINDOW, gaussian_weights=True, sigma=_SSIM_SIGMA, use_sample_covariance=False,
+        K1=_SSIM_K1, K2=_SSIM_K2, data_range=_PEAK,
+    ))
 
 
 def ssim(sr, hr, protocol, gray=False):

@@ -11,7 +11,9 @@ from absl import app, flags
 
 from sr_tf.cli import command_main
 
-flags.DEFINE_string("run", None, "A training run directory (latest checkpoint) or a .keras training network.")
+flags.DEFINE_string("run", None, "A training run directory (latest checkpoint), a .keras training network or "
+                    "pretrained:<name>.")
+flags.DEFINE_alias("model", "run")
 flags.DEFINE_string("output", None, "The SavedModel folder to write (an earlier sr_tf export there is replaced).")
 flags.DEFINE_bool("tflite", False, "Also write <output>/model.tflite (builtin ops only).")
 flags.DEFINE_integer("scale", None, "The scale to export (MDSR; default all, in <output>/x<s>).")

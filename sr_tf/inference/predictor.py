@@ -13,7 +13,6 @@ import dataclasses
 import os
 import re
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -21,6 +20,7 @@ from sr_tf import models
 from sr_tf.data.imresize import imresize
 from sr_tf.inference import saved_models, tiling
 from sr_tf.inference.ensemble import SelfEnsemble
+from sr_tf.models.pretrained_registry import is_pretrained_spec
 from sr_tf.training import runs
 
 BICUBIC = "bicubic"
@@ -121,36 +121,12 @@ def network_predictor(network, name=None, scale=None, source="the network"):
     return Predictor(name, source, fns, radii, keep_alive=(network, keep))
 
 
-def load_keras_network(path):
-    """The sr_tf training network in a .keras file (the custom classes are registered by
-    importing sr_tf.models; the file's config is the network's description)."""
+def load_training_network(source):
+    """The training network of `pretrained:<name>`, a .keras file or a run directory."""
     try:
-        network = keras.saving.load_model(path, compile=False)
-    except Exception as error:  # Keras raises many kinds for a bad file
-        raise ModelError(f"cannot load the Keras model {path}: {error}") from error
-    try:
-        models.describe(network, path)
+        return runs.open_network(os.fspath(source))
     except ValueError as error:
         raise ModelError(str(error)) from error
-    return network
-
-
-def load_run_network(run_dir):
-    """The network of a training run's latest checkpoint."""
-    try:
-        return runs.load_network(run_dir)
-    except (runs.RunError, tf.errors.OpError, AssertionError) as error:
-        raise ModelError(f"cannot load the run {run_dir}: {error}") from error
-
-
-def load_training_network(path):
-    """The training network of a run directory or a .keras file."""
-    path = os.fspath(path)
-    if os.path.isfile(path) and path.endswith(".keras"):
-        return load_keras_network(path)
-    if os.path.isdir(path) and os.path.isfile(os.path.join(path, runs.MODEL_FILE)):
-        return load_run_network(path)
-    raise ModelError(f"{path}: not a training run directory (with model.json) or a .keras file")
 
 
 def _saved_model_parts(path):
@@ -199,16 +175,19 @@ def load_predictor(spec, strategy=None):
     spec = os.fspath(spec)
     if spec == BICUBIC:
         return bicubic_predictor()
+    if is_pretrained_spec(spec):
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            return network_predictor(load_training_network(spec), source=spec)
     if not os.path.exists(spec):
-        raise ModelError(f"--model={spec}: no such file or directory (and not '{BICUBIC}')")
+        raise ModelError(f"--model={spec}: no such file or directory (and not '{BICUBIC}' or pretrained:<name>)")
     if os.path.isdir(spec):
         parts = _saved_model_parts(spec)
         if parts:
             return saved_model_predictor(spec, parts)
-    if spec.endswith(".keras") or os.path.isfile(os.path.join(spec, "model.json")):
+    if spec.endswith(".keras") or os.path.isfile(os.path.join(spec, runs.MODEL_FILE)):
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
             return network_predictor(load_training_network(spec), source=spec)
     raise ModelError(
-        f"--model={spec}: not '{BICUBIC}', a SavedModel exported by sr_tf (or a folder of x<s> ones), "
-        "a training run directory (with model.json) or a .keras file"
+        f"--model={spec}: not '{BICUBIC}', pretrained:<name>, a SavedModel exported by sr_tf (or a folder of x<s> "
+        "ones), a training run directory (with model.json) or a .keras file"
     )

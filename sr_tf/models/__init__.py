@@ -13,6 +13,7 @@ import keras
 from sr_tf.models.edsr import mdsr_branch as _mdsr_branch
 from sr_tf.models.heads import valid_margin
 from sr_tf.models.layers import QuantizeUint8
+from sr_tf.models.pretrained_registry import PRETRAINED, PretrainedError, pretrained, pretrained_names
 from sr_tf.models.specs import (
     RECIPE_NAMES,
     ModelSpec,
@@ -36,6 +37,16 @@ def model_defaults(name):
 def build_model(name: str, scale, **options) -> keras.Model:
     """Builds the Keras functional training network `name` at `scale` (a tuple for MDSR)."""
     return SRNetwork(name, scale, options)
+
+
+def load_keras_network(path):
+    """The sr_tf network in a .keras file (its config is its description); ValueError naming the file."""
+    try:
+        network = keras.saving.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many kinds for a bad file
+        raise ValueError(f"cannot load the Keras model {path}: {error}") from error
+    describe(network, path)
+    return network
 
 
 def spec_of(network):
@@ -111,6 +122,11 @@ def count_trainable(model):
 
 __all__ = [
     "MODEL_NAMES",
+    "PRETRAINED",
+    "PretrainedError",
+    "load_keras_network",
+    "pretrained",
+    "pretrained_names",
     "RECIPE_NAMES",
     "ModelSpec",
     "Recipe",

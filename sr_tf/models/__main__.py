@@ -10,6 +10,21 @@ def main(argv):
     for name, scale, params in zoo_table():
         scale_text = "x" + ",".join(map(str, scale)) if isinstance(scale, tuple) else f"x{scale}"
         print(f"{name:<15} {scale_text:<10} {params:>12,}")
+    print()
+    print(pretrained_table())
+
+
+def pretrained_table():
+    """The shipped networks (use as --model=pretrained:<name>), with their Set5 / Set14 PSNR."""
+    from sr_tf.models import PRETRAINED
+
+    if not PRETRAINED:
+        return "pretrained networks: none shipped in this version"
+    lines = [f"{'pretrained:<name>':<22} {'Set5':>7} {'Set14':>7}  trained",
+             *(f"{item.name:<22} {item.set5_psnr:>7.2f} {item.set14_psnr:>7.2f}  {item.trained}"
+               for item in PRETRAINED.values()),
+             "PSNR in dB: Y channel, scale pixels shaved, no self-ensemble (docs/pretrained.md)"]
+    return "\n".join(lines)
 
 
 def run():

@@ -17,7 +17,8 @@ import tensorflow as tf
 from absl import logging
 
 from sr_tf.core.files import write_text_atomically
-from sr_tf.models import from_description, get_spec
+from sr_tf.models import from_description, get_spec, load_keras_network, pretrained
+from sr_tf.models.pretrained_registry import is_pretrained_spec
 
 MODEL_FILE = "model.json"
 CHECKPOINT_DIR = "checkpoints"
@@ -109,3 +110,19 @@ def prepare_run_dir(run_dir, config, write=True):
         if changed:
             logging.info("flags changed since %s was written: %s", flags_path, " ".join(changed))
     write_text_atomically(flags_path, "\n".join(lines) + "\n")
+
+
+def open_network(source):
+    """The trained network `source` names: `pretrained:<name>`, a .keras file or a run directory
+    (its latest checkpoint). ValueError (RunError) naming `source` otherwise."""
+    source = str(source)
+    if is_pretrained_spec(source):
+        return pretrained(source)
+    if source.endswith(".keras") and pathlib.Path(source).is_file():
+        return load_keras_network(source)
+    if (pathlib.Path(source) / MODEL_FILE).is_file():
+        try:
+            return load_network(source)
+        except (tf.errors.OpError, AssertionError) as error:
+            raise RunError(f"cannot load the run {source}: {error}") from error
+    raise RunError(f"{source}: not pretrained:<name>, a .keras file or a training run directory (with {MODEL_FILE})")

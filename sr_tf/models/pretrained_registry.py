@@ -27,10 +27,12 @@ class Pretrained:
     trained: str  # one line: data, recipe, steps, CPU-minutes
     set5_psnr: float  # paper protocol (Y, shave = scale), no self-ensemble
     set14_psnr: float
+    options: dict = dataclasses.field(default_factory=dict)  # model options beyond the defaults
+    folder: str = None  # where `file` is; None: the package's weights folder
 
     @property
     def description(self):
-        return {"model": self.model, "scales": [self.scale], "options": {}}
+        return {"model": self.model, "scales": [self.scale], "options": dict(self.options)}
 
 
 # Filled in as networks are trained (docs/pretrained.md); see register_pretrained.
@@ -41,9 +43,9 @@ class PretrainedError(ValueError):
     """An unknown pretrained name, or a weights file that is missing or not the one shipped."""
 
 
-def register_pretrained(entry):
-    PRETRAINED[entry.name] = entry
-    return entry
+def register_pretrained(item):
+    PRETRAINED[item.name] = item
+    return item
 
 
 def pretrained_names():
@@ -61,7 +63,10 @@ def entry(name):
 
 def weights_path(name):
     """The installed weights file of `name` (a path inside the package)."""
-    return str(resources.files(WEIGHTS_PACKAGE).joinpath(WEIGHTS_FOLDER, entry(name).file))
+    item = entry(name)
+    if item.folder is not None:
+        return os.path.join(item.folder, item.file)
+    return str(resources.files(WEIGHTS_PACKAGE).joinpath(WEIGHTS_FOLDER, item.file))
 
 
 def sha256_of(path):
@@ -90,7 +95,7 @@ def pretrained(name):
     """The training network `name` (e.g. 'btsrn_x2') with its shipped weights."""
     item = entry(name)
     path = verified_weights_path(name)
-    network = SRNetwork(item.model, [item.scale])
+    network = SRNetwork(item.model, [item.scale], item.options)
     try:
         network.load_weights(path)
     except Exception as error:  # h5py / Keras raise many kinds for a bad file
