@@ -14,7 +14,7 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["sr_tf", "sr_tf.*"]),
-    package_data={"sr_tf.models": ["weights/*.weights.h5"]},  # the pretrained networks
+    package_data={"sr_tf.models": ["weights/*.weights.h5", "weights/registry.json"]},  # the pretrained networks
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.16",  # brings Keras 3
@@ -38,6 +38,7 @@ setup(
             "sr-tf-export = sr_tf.export.__main__:run",
             "sr-tf-figure = sr_tf.figure:run",
             "sr-tf-models = sr_tf.models.__main__:run",
+            "sr-tf-convert = sr_tf.convert.__main__:run",
         ],
     },
     classifiers=[

@@ -15,11 +15,17 @@ train_config.define_flags(FLAGS)  # one flag per TrainConfig field and per model
 flags.mark_flag_as_required("run_dir")
 
 
+USAGE_EXIT = 2
+
+
+def usage_error(message):
+    """The reason alone (absl would print the whole flag list before it), and exit status 2."""
+    print(f"sr_tf.train: error: {message}\nTry --help for the flags.", file=sys.stderr)
+    raise SystemExit(USAGE_EXIT)
+
+
 def config_from_flags(values=FLAGS):
-    try:
-        return train_config.config_from_flags(values)
-    except ValueError as error:
-        raise app.UsageError(str(error))
+    return train_config.config_from_flags(values)
 
 
 def train(config):
@@ -36,14 +42,13 @@ def train(config):
 
 def main(argv):
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    config = config_from_flags()
+        usage_error(f"unexpected arguments: {' '.join(argv[1:])}")
+    try:
+        config = config_from_flags().resolved()
+    except ValueError as error:
+        usage_error(str(error))
     from sr_tf.training.trainer import TrainingError  # imports TensorFlow
 
-    try:
-        config = config.resolved()
-    except ValueError as error:
-        raise app.UsageError(str(error))
     try:
         result = train(config)
     except (ValueError, TrainingError) as error:  # the messages name the flag, file or checkpoint
@@ -52,6 +57,7 @@ def main(argv):
     for scale in sorted(result.psnr):
         print(f"x{scale}: validation PSNR {result.psnr[scale]:.2f} dB, bicubic {result.bicubic_psnr[scale]:.2f} dB "
               f"({result.psnr[scale] - result.bicubic_psnr[scale]:+.2f} dB)")
+    print(f"validated on: {result.validation_images}")
     if result.saved_model:
         print(f"SavedModel: {result.saved_model}")
     return 0

@@ -1,6 +1,5 @@
 import os
 import socket
-import time
 
 import numpy as np
 import pytest
@@ -223,15 +222,13 @@ def test_tfds_without_archives_fails_fast_offline(tmp_path, no_network):
     manual = tmp_path / "manual"
     manual.mkdir()
     (manual / "DIV2K_train_HR.zip").write_bytes(b"")  # present: not listed as missing
-    start = time.monotonic()
     with pytest.raises(DatasetError) as error:
         tfds_div2k("bicubic_x2", "train", data_dir=tmp_path / "tfds", manual_dir=manual)
-    elapsed = time.monotonic() - start
     message = str(error.value)
     for name in ("DIV2K_valid_HR.zip", "DIV2K_train_LR_bicubic_X2.zip", "DIV2K_valid_LR_bicubic_X2.zip"):
         assert name in message
     assert "DIV2K_train_HR.zip" not in message and str(manual) in message
-    assert no_network == [] and elapsed < 5
+    assert no_network == []  # failed before any network access, so no retries (no timing: the suite's rule)
     with pytest.raises(DatasetError, match=os.path.join("tfds", "downloads", "manual")):
         open_pairs("tfds:div2k", 4, tfds_data_dir=str(tmp_path / "tfds"))
     assert no_network == []

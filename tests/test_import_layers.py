@@ -1,5 +1,5 @@
 """The package's imports go one way, down the pipeline, with no circle (imports inside functions
-count too): core -> models -> data -> evaluation -> training -> inference -> export -> commands.
+count too): core -> models -> data -> evaluation -> training -> inference -> export -> convert -> commands.
 
 Run alone with `python -m pytest tests/test_import_layers.py -q`; it reads the source, imports nothing.
 """
@@ -7,9 +7,9 @@ import ast
 import pathlib
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "sr_tf"
-LAYERS = ["core", "models", "data", "evaluation", "training", "inference", "export", "commands"]
+LAYERS = ["core", "models", "data", "evaluation", "training", "inference", "export", "convert", "commands"]
 COMMANDS = {"sr_tf.train", "sr_tf.evaluate", "sr_tf.upscale", "sr_tf.figure", "sr_tf.cli", "sr_tf.cli_flags",
-            "sr_tf.export.__main__", "sr_tf.models.__main__", "sr_tf.convert", "sr_tf.convert.__main__"}
+            "sr_tf.export.__main__", "sr_tf.models.__main__", "sr_tf.convert.command", "sr_tf.convert.__main__"}
 
 
 def modules():

@@ -10,7 +10,7 @@ from sr_tf.models import layers
 TINY_BTSRN = dict(low_blocks=1, high_blocks=1, width=8, bottleneck=4)
 TINY_EDSR = dict(num_blocks=1, num_features=8)
 
-# Release (btsrn_release.md 3.1) and official EDSR code (edsr_and_peers.md A.3).
+# The release's model_resnet_up and the official EDSR-PyTorch code, counted from their layer definitions.
 PARAMETER_COUNTS = [
     ("btsrn", 2, 887_683),
     ("btsrn", 3, 969_603),
@@ -257,7 +257,7 @@ def test_mdsr_outputs_in_scale_order_and_branches_share_layers():
 
 
 def test_mdsr_per_scale_parameters():
-    """Parameters active for one scale of the full MDSR (edsr_and_peers.md A.3: 6.51/6.69/6.65 M)."""
+    """Parameters active for one scale of the full MDSR (official EDSR-PyTorch layout: 6.51/6.69/6.65 M)."""
     model = models.build_model("mdsr", (2, 3, 4))
     active = [models.count_trainable(models.mdsr_branch(model, s)) for s in (2, 3, 4)]
     assert [round(a / 1e6, 2) for a in active] == [6.51, 6.69, 6.65]

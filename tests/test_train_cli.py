@@ -161,3 +161,21 @@ def test_two_workers_train_to_the_same_weights(tmp_path, photo_folder):
     for name in names:  # weights and optimizer state alike
         np.testing.assert_array_equal(chief.get_tensor(name), other.get_tensor(name))
     assert chief.get_tensor("optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 3
+
+
+@pytest.mark.parametrize("config_file", sorted(p.name for p in (REPO / "configs" / "pretrained").glob("*.cfg")))
+def test_pretrained_configs_use_the_budget_recipe(config_file):
+    with flagsaver.flagsaver():
+        config = parse([f"--flagfile={REPO / 'configs' / 'pretrained' / config_file}"])
+    assert config_file == f"{config.model}_x{config.scales[0]}.cfg"
+    assert config.recipe == "budget" and config.lr_schedule == "cosine" and config.max_minutes <= 150
+    assert config.recipe_values == recipes.BUDGET_RECIPES[config.model]
+
+
+def test_a_bad_setting_prints_the_reason_alone_and_exits_2(tmp_path):
+    result = run_cli([f"--flagfile={REPO / 'configs' / 'quickstart.cfg'}", "--model=edsr", f"--run_dir={tmp_path / 'r'}"])
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("sr_tf.train") or line.startswith("Try")]
+    assert lines[0].startswith("sr_tf.train: error: options") and "do not apply to --model=edsr" in lines[0]
+    assert "--help" in lines[1] and "--batch_size" not in result.stderr
+    assert not (tmp_path / "r").exists()

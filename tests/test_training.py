@@ -175,3 +175,82 @@ def test_a_time_budget_stops_the_run_and_results_json_records_it(tmp_path, photo
     assert saved["step"] == result.step and saved["train_seconds"] >= 0.006
     assert set(saved["psnr"]) == {"x2"} and saved["peak_memory_mb"] > 100
     assert "psnr_x2_by_seconds" in event_tags(run_dir / "logs")
+
+
+def test_a_second_process_in_the_same_run_directory_stops_naming_the_holder(tmp_path, photo_folder):
+    run_dir = tmp_path / "run"
+    holder = runs.RunLock(run_dir).acquire()  # as a first run would hold it
+    try:
+        with pytest.raises(runs.RunError, match=rf"{run_dir} is in use: pid \d+ on .* is training there"):
+            train(tiny_config(run_dir, photo_folder))
+    finally:
+        holder.release()
+    assert not (run_dir / "checkpoints").exists()
+
+
+def test_a_killed_runs_lock_does_not_block_a_rerun(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    script = ("import sys, time; from sr_tf.training.runs import RunLock; lock = RunLock(sys.argv[1]).acquire(); "
+              "print('locked', flush=True); time.sleep(60)")
+    child = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "locked"
+    with pytest.raises(runs.RunError, match=f"pid {child.pid}"):
+        runs.RunLock(tmp_path).acquire()
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    runs.RunLock(tmp_path).acquire().release()
+
+
+def test_an_empty_run_dir_and_a_failed_start_leave_nothing(tmp_path, photo_folder):
+    with pytest.raises(ValueError, match="--run_dir is empty"):
+        tiny_config("", photo_folder).resolved()
+    run_dir = tmp_path / "never"
+    with pytest.raises(ValueError):
+        train(tiny_config(run_dir, photo_folder, train_data=f"folder:{tmp_path / 'no_such_folder'}"))
+    assert not run_dir.exists()
+
+
+def test_an_interrupted_checkpoint_save_is_cleaned_up_and_bicubic_is_logged_from_the_start(tmp_path, photo_folder):
+    run_dir = tmp_path / "run"
+    train(tiny_config(run_dir, photo_folder, steps=3, validate_every=1))
+    partial = run_dir / "checkpoints" / "ckpt-6_temp"
+    partial.mkdir()
+    (partial / "half_written").write_text("x")
+    result = train(tiny_config(run_dir, photo_folder, steps=6, validate_every=1))
+    assert result.step == 6 and not partial.exists()
+    assert runs.latest_checkpoint(run_dir).endswith("ckpt-6")
+    first_bicubic = set()
+    for path in (run_dir / "logs").rglob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            if any(value.tag == "bicubic_psnr_x2" for value in event.summary.value):
+                first_bicubic.add(event.step)
+    assert min(first_bicubic) == 1
+
+
+def test_a_folder_without_val_data_holds_out_images_or_says_it_validates_on_training_images(
+        tmp_path, photo_folder, make_photo_folder):
+    from sr_tf.data import held_out_split, image_folder
+
+    folder = make_photo_folder("ten_photos", count=10, size=40, seed=5)
+    train_part, held = held_out_split(image_folder(folder, 2))
+    assert len(train_part) == 9 and len(held) == 1 and set(held.names).isdisjoint(train_part.names)
+    assert held_out_split(image_folder(folder, 2))[1].names == held.names  # deterministic
+    result = train(tiny_config(tmp_path / "held", folder, steps=1, val_images=0))
+    assert result.validation_images.startswith("1 images held out") and held.names[0] in result.validation_images
+    few = train(tiny_config(tmp_path / "few", photo_folder, steps=1))
+    assert "training-set PSNR" in few.validation_images
+    assert "training-set PSNR" in json.loads((tmp_path / "few" / "results.json").read_text())["validation_images"]
+
+
+def test_a_checkpoint_holds_weights_and_optimizer_only(tmp_path, photo_folder):
+    run_dir = tmp_path / "run"
+    train(tiny_config(run_dir, photo_folder, steps=3))
+    network = runs.load_network(run_dir)
+    weight_bytes = 4 * sum(int(np.prod(w.shape)) for w in network.weights)
+    data = sum(p.stat().st_size for p in (run_dir / "checkpoints").glob("ckpt-3.data-*"))
+    images = sum(int(np.prod(Image.open(f).size)) * 3 for f in photo_folder.glob("*.png"))  # decoded HR bytes
+    # weights + Adam's two slots, plus the object graph and scalars: no image cache, no shuffle buffers
+    assert 2 * weight_bytes < data < 3 * weight_bytes + 16 * 1024 < images

@@ -7,7 +7,7 @@ the tf.data patch pipeline.
     sources.py                open_pairs(spec, scale, split): the data specs the commands take
     pipeline.py               training patches (the release's grid or random crops), augmented
 """
-from sr_tf.data.pairs import DatasetError, FilePairSet, PairSet, make_lr
+from sr_tf.data.pairs import DatasetError, FilePairSet, PairSet, held_out_split, make_lr
 from sr_tf.data.readers import benchmark, div2k, image_folder, samples, tfds_div2k
 from sr_tf.data.sources import SPEC_HELP, open_pairs
 
@@ -18,6 +18,7 @@ __all__ = [
     "PairSet",
     "benchmark",
     "div2k",
+    "held_out_split",
     "image_folder",
     "make_lr",
     "open_pairs",

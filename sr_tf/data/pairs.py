@@ -70,6 +70,11 @@ class FilePairSet(PairSet):
         self.lr_files = [None if f is None else os.fspath(f) for f in lr_files]
         self.cache_dir = cache_dir or default_cache_dir()
 
+    def subset(self, indices, name):
+        """The pairs at `indices` as a FilePairSet of their own."""
+        pick = lambda values: [values[i] for i in indices]
+        return FilePairSet(name, self.scale, pick(self.names), pick(self.hr_files), pick(self.lr_files), self.cache_dir)
+
     def load(self, i):
         if self.lr_files[i] is None:
             lr = read_image(self._generated_lr(i))
@@ -169,3 +174,22 @@ def crop_hr_to_lr(lr, hr, scale, what=()):
     lr.set_shape([None, None, 3])
     hr.set_shape([None, None, 3])
     return lr, hr
+
+
+HELD_OUT_SHARE = 0.1  # of a folder without validation images, held out to validate on
+MIN_IMAGES_TO_HOLD_OUT = 5  # fewer images: validation runs on the training images (and says so)
+
+
+def held_out_split(pairs):
+    """(train, held_out) of a FilePairSet that has no validation split: every k-th image by name
+    (10 %, at least one), deterministically. held_out is None when there are too few images."""
+    count = len(pairs)
+    if count < MIN_IMAGES_TO_HOLD_OUT:
+        return pairs, None
+    held = max(1, round(count * HELD_OUT_SHARE))
+    order = sorted(range(count), key=lambda i: pairs.names[i])
+    step = count / held
+    held_indices = sorted(order[int(k * step + step / 2)] for k in range(held))
+    train_indices = [i for i in range(count) if i not in set(held_indices)]
+    return (pairs.subset(train_indices, f"{pairs.name} (training part)"),
+            pairs.subset(held_indices, f"{pairs.name} (held out)"))

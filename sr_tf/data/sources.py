@@ -50,3 +50,9 @@ def _benchmark_parts(value):
     if not sep:
         root, set_name = os.path.split(os.path.normpath(value))
     return root, set_name
+
+
+def has_validation_split(spec):
+    """Whether a spec has validation images of its own (samples, DIV2K, TFDS); benchmark and
+    folder specs do not."""
+    return str(spec).partition(":")[0] in ("samples", "div2k", "div2k_unknown", "tfds")

@@ -7,6 +7,7 @@ trained and what it scores (docs/pretrained.md has the model cards). Commands ta
 """
 import dataclasses
 import hashlib
+import json
 import os
 from importlib import resources
 
@@ -27,6 +28,9 @@ class Pretrained:
     trained: str  # one line: data, recipe, steps, CPU-minutes
     set5_psnr: float  # paper protocol (Y, shave = scale), no self-ensemble
     set14_psnr: float
+    set5_ssim: float = 0.0
+    set14_ssim: float = 0.0
+    storage: str = "float32"  # the dtype of the stored arrays (loaded as float32)
     options: dict = dataclasses.field(default_factory=dict)  # model options beyond the defaults
     folder: str = None  # where `file` is; None: the package's weights folder
 
@@ -35,7 +39,7 @@ class Pretrained:
         return {"model": self.model, "scales": [self.scale], "options": dict(self.options)}
 
 
-# Filled in as networks are trained (docs/pretrained.md); see register_pretrained.
+REGISTRY_FILE = "registry.json"  # beside the weights; tools/ship_pretrained.py writes it
 PRETRAINED = {}
 
 
@@ -46,6 +50,16 @@ class PretrainedError(ValueError):
 def register_pretrained(item):
     PRETRAINED[item.name] = item
     return item
+
+
+def _load_shipped_registry():
+    """The entries of weights/registry.json: {name: {model, scale, file, sha256, trained, ...}}."""
+    path = resources.files(WEIGHTS_PACKAGE).joinpath(WEIGHTS_FOLDER, REGISTRY_FILE)
+    if not path.is_file():
+        return
+    fields = {f.name for f in dataclasses.fields(Pretrained)}
+    for name, values in json.loads(path.read_text()).items():
+        register_pretrained(Pretrained(name=name, **{k: v for k, v in values.items() if k in fields}))
 
 
 def pretrained_names():
@@ -105,3 +119,6 @@ def pretrained(name):
 
 def is_pretrained_spec(spec):
     return isinstance(spec, str) and spec.startswith(PREFIX)
+
+
+_load_shipped_registry()

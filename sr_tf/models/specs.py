@@ -59,12 +59,12 @@ EDSR_RELEASE = Recipe(
 # and Adam; warm-up, then a cosine to zero over the budget; random patches. Chosen by measured
 # runs (docs/results.md, "A recipe for a CPU budget").
 BTSRN_BUDGET = Recipe(
-    learning_rate=1e-3, lr_decay_factor=1.0, lr_decay_every=0, epochs=0, steps=0,
-    batch_size=16, loss="mse_residual", patch_mode="random", hr_patch=96, lr_patch=0,
+    learning_rate=3e-3, lr_decay_factor=1.0, lr_decay_every=0, epochs=0, steps=0,
+    batch_size=16, loss="mse_residual", patch_mode="random", hr_patch=64, lr_patch=0,
     lr_schedule="cosine", warmup_fraction=0.02,
 )
 EDSR_BUDGET = Recipe(
-    learning_rate=5e-4, lr_decay_factor=1.0, lr_decay_every=0, epochs=0, steps=0,
+    learning_rate=1e-3, lr_decay_factor=1.0, lr_decay_every=0, epochs=0, steps=0,
     batch_size=16, loss="l1", patch_mode="random", hr_patch=0, lr_patch=48,
     lr_schedule="cosine", warmup_fraction=0.02,
 )

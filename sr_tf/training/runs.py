@@ -3,15 +3,20 @@
     <run>/flags.cfg           the effective flags, usable as --flagfile to repeat the run
     <run>/model.json          the network's description {"model": name, "scales": [s, ...], "options": {...}}
     <run>/checkpoints/        tf.train.CheckpointManager files; the checkpoint holds `model`
-                              (the network), `optimizer` (with its step) and the input iterators
+                              (the network), `optimizer` (with its step) and the training seconds;
+                              the input position is the step (a resume replays the pipeline)
     <run>/saved_model/        the exported full-image inference SavedModel (MDSR: one per scale,
                               saved_model/x2, ...)
     <run>/logs/               TensorBoard event files (train/, validation/, HParams at the top)
     <run>/results.json        the final step, training seconds, validation PSNR (and bicubic's),
                               peak memory
 """
+import fcntl
 import json
+import os
 import pathlib
+import shutil
+import socket
 
 import tensorflow as tf
 from absl import logging
@@ -26,6 +31,7 @@ SAVED_MODEL_DIR = "saved_model"
 LOG_DIR = "logs"
 FLAGS_FILE = "flags.cfg"
 RESULTS_FILE = "results.json"
+LOCK_FILE = ".lock"  # held (fcntl.flock) by the process training into the directory
 
 
 class RunError(ValueError):
@@ -126,3 +132,52 @@ def open_network(source):
         except (tf.errors.OpError, AssertionError) as error:
             raise RunError(f"cannot load the run {source}: {error}") from error
     raise RunError(f"{source}: not pretrained:<name>, a .keras file or a training run directory (with {MODEL_FILE})")
+
+
+class RunLock:
+    """An exclusive kernel lock on `<folder>/.lock` for as long as a process trains there. The
+    kernel drops it when the process dies, so a killed run never blocks a rerun."""
+
+    def __init__(self, folder):
+        self.folder = pathlib.Path(folder)
+        self.path = self.folder / LOCK_FILE
+        self.file = None
+
+    def acquire(self):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise RunError(f"{self.folder} is in use: {holder} is training there; wait for it to end, or use "
+                           "another --run_dir") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        self.file = handle
+        return self
+
+    def release(self):
+        if self.file is not None:
+            fcntl.flock(self.file, fcntl.LOCK_UN)
+            self.file.close()
+            self.file = None
+
+
+def remove_partial_checkpoints(checkpoint_dir):
+    """Deletes the `*_temp` folders a save interrupted by a kill leaves behind (TF writes a
+    checkpoint there, then renames it); complete checkpoints stay. Returns what was removed."""
+    removed = []
+    folder = pathlib.Path(checkpoint_dir)
+    if folder.is_dir():
+        for entry in sorted(folder.glob("*_temp")):
+            if entry.is_dir():
+                shutil.rmtree(entry)
+                removed.append(str(entry))
+    for path in removed:
+        logging.warning("removed %s, left by an interrupted checkpoint save", path)
+    return removed

@@ -24,6 +24,13 @@ class Writers:
             )
             hparams_api.hparams(values)
 
+    def validation_note(self, text):
+        """What the validation images are (held out, or the training images themselves)."""
+        if not self.enabled:
+            return
+        with self.valid.as_default(step=0):
+            tf.summary.text("validation_images", text)
+
     def train_scalars(self, step, **scalars):
         if not self.enabled:
             return

@@ -1,7 +1,7 @@
 """The training loop: one tf.function step per scale, run by a tf.distribute strategy.
 
 A run directory holds everything (see runs.py). Rerunning the same command resumes from the
-latest checkpoint (network, optimizer with its step, and the input iterators). MDSR draws one
+latest checkpoint (network, optimizer with its step; the input is replayed to that step). MDSR draws one
 scale per step and updates only that scale's branch and the shared layers.
 """
 import dataclasses
@@ -9,6 +9,7 @@ import json
 import math
 import pathlib
 import resource
+import shutil
 import time
 
 import keras
@@ -17,6 +18,7 @@ import tensorflow as tf
 from absl import logging
 
 from sr_tf import models
+from sr_tf.data import pairs as pairs_module
 from sr_tf.data import pipeline, sources
 from sr_tf.core import devices as distribute
 from sr_tf.training import recipes, runs, summaries, validation
@@ -42,6 +44,7 @@ class TrainResult:
     saved_model: str = ""
     train_seconds: float = 0.0  # wall time of the training steps, over every resume
     peak_memory_mb: float = 0.0  # peak resident memory of this process
+    validation_images: str = ""  # what the validation PSNR was measured on
 
     def to_json(self):
         return {
@@ -52,6 +55,7 @@ class TrainResult:
             "bicubic_psnr": {f"x{s}": v for s, v in self.bicubic_psnr.items()},
             "peak_memory_mb": round(self.peak_memory_mb, 1),
             "saved_model": self.saved_model,
+            "validation_images": self.validation_images,
         }
 
 
@@ -67,9 +71,19 @@ def train(config, exporter=None):
     keras.mixed_precision.set_global_policy(
         {"none": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[config.mixed_precision]
     )
+    run_dir = pathlib.Path(config.run_dir)
+    created = not run_dir.exists()
+    trainer = None
     try:
-        return Trainer(config).run(exporter)
+        trainer = Trainer(config)
+        return trainer.run(exporter)
+    except BaseException:
+        if trainer is None and created and run_dir.exists():  # a failed start leaves nothing behind
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     finally:
+        if trainer is not None:
+            trainer.lock.release()
         keras.mixed_precision.set_global_policy(previous_policy)
 
 
@@ -86,8 +100,7 @@ class Trainer:
         keras.utils.set_random_seed(config.seed)
 
         self.train_pairs = {s: sources.open_pairs(config.train_data, s, config.train_split) for s in self.scales}
-        val_spec = config.val_data or config.train_data
-        self.val_pairs = {s: sources.open_pairs(val_spec, s, "valid") for s in self.scales}
+        self.train_pairs, self.val_pairs, self.validation_images = self._validation_pairs()
         self.steps_per_epoch = self._steps_per_epoch()
         self.total_steps = config.steps or config.epochs * self.steps_per_epoch or UNBOUNDED_STEPS
         self.budget_seconds = config.max_minutes * 60 if config.max_minutes else math.inf
@@ -99,24 +112,31 @@ class Trainer:
             self.schedule = recipes.learning_rate_schedule(config.learning_rate, config.lr_decay_factor, decay_every)
             initial_rate = self.schedule
 
-        runs.prepare_run_dir(self.run_dir, config, write=self.chief)
+        # One process per run directory (per worker folder in a multi-worker run).
+        self.lock = runs.RunLock(self.save_dir).acquire()
+        try:
+            runs.remove_partial_checkpoints(self.save_dir / runs.CHECKPOINT_DIR)
+            runs.prepare_run_dir(self.run_dir, config, write=self.chief)
+        except BaseException:
+            self.lock.release()
+            raise
         with self.strategy.scope():
             self.network = models.from_description(config.description)
             self.optimizer = recipes.make_optimizer(config.recipe_values, initial_rate, config.mixed_precision)
             self.optimizer.build(self.network.trainable_variables)
         self.branches = {s: self._branch(s) for s in self.scales}
-        # Plain iterators over global batches (checkpointable); each replica slices its part.
-        # Without saved iterators, a resumed run reseeds its patches so it does not replay the start.
+        # Iterators over global batches; each replica slices its part. The checkpoint holds no input
+        # state: the n-th batch is a function of (seed, n), so a resume rebuilds the pipeline and
+        # skips the batches already consumed (--checkpoint_input, exact), or reseeds it (faster for
+        # DIV2K-sized sets, not exact).
         latest = tf.train.latest_checkpoint(str(self.save_dir / runs.CHECKPOINT_DIR))
         self.data_seed = config.seed + (0 if config.checkpoint_input or not latest else runs.checkpoint_step(latest))
-        self.iterators = {s: iter(self._dataset(s)) for s in self.scales}
+        self.iterators = {}
         self.train_steps = {s: self._make_step(s) for s in self.scales}
 
         # Wall time spent in training steps, kept in checkpoints so a budget spans resumes.
         self.train_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
         tracked = dict(model=self.network, optimizer=self.optimizer, train_seconds=self.train_seconds)
-        if config.checkpoint_input:
-            tracked.update({f"iterator_x{s}": it for s, it in self.iterators.items()})
         self.checkpoint = tf.train.Checkpoint(**tracked)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, str(self.save_dir / runs.CHECKPOINT_DIR), max_to_keep=config.keep_checkpoints
@@ -140,6 +160,27 @@ class Trainer:
                 )
             return patches // config.batch_size
         return 1000  # EDSR's "epoch": 1000 updates between validations
+
+    def _validation_pairs(self):
+        """(train pairs, validation pairs, what the validation images are). A folder without
+        --val_data gives up 10 % of its images, chosen by name, for validation; with fewer than 5
+        images the validation runs on the training images, and the log, TensorBoard and
+        results.json say so."""
+        config, train = self.config, self.train_pairs
+        if config.val_data or sources.has_validation_split(config.train_data):
+            spec = config.val_data or config.train_data
+            return train, {s: sources.open_pairs(spec, s, "valid") for s in self.scales}, f"{spec} (validation)"
+        split = {s: pairs_module.held_out_split(p) for s, p in train.items()}
+        if any(held is None for _, held in split.values()):
+            logging.warning(
+                "%s: %d images are too few to hold some out and --val_data is not set; the validation PSNR of "
+                "this run is a TRAINING-SET PSNR", config.train_data, len(train[self.scales[0]]))
+            return train, train, f"the training images of {config.train_data} (training-set PSNR, not held out)"
+        held = split[self.scales[0]][1]
+        logging.info("%s has no validation images: holding out %d of %d for validation (not trained on): %s",
+                     config.train_data, len(held), len(train[self.scales[0]]), ", ".join(held.names))
+        return ({s: t for s, (t, _) in split.items()}, {s: h for s, (_, h) in split.items()},
+                f"{len(held)} images held out of {config.train_data}: {', '.join(held.names)}")
 
     def _branch(self, scale):
         return models.branch(self.network, scale)
@@ -177,6 +218,25 @@ class Trainer:
             warm_start(self.network, self.config.warm_start)
         return bool(latest)
 
+    def start_input(self):
+        """The input iterators, positioned after the batches the restored steps consumed."""
+        consumed = self.batches_consumed(self.step) if self.config.checkpoint_input else {s: 0 for s in self.scales}
+        for scale in self.scales:
+            dataset = self._dataset(scale)
+            if consumed[scale]:
+                logging.info("input x%d: skipping the %d batches already trained on", scale, consumed[scale])
+                dataset = dataset.skip(consumed[scale])
+            self.iterators[scale] = iter(dataset)
+
+    def batches_consumed(self, step):
+        """{scale: batches of that scale in steps 0 .. step - 1} (MDSR draws a scale per step)."""
+        if len(self.scales) == 1:
+            return {self.scales[0]: step}
+        counts = dict.fromkeys(self.scales, 0)
+        for k in range(step):
+            counts[self.scale_for_step(k)] += 1
+        return counts
+
     def scale_for_step(self, step):
         """MDSR: one scale per batch, uniformly at random; the same at every resume (seeded by step)."""
         if len(self.scales) == 1:
@@ -187,9 +247,11 @@ class Trainer:
     def run(self, exporter=None):
         config = self.config
         resumed = self.restore()
+        self.start_input()
         if not resumed:
             replicas = self.strategy.num_replicas_in_sync
             self.writers.hparams(hparams_of(config, self.network, replicas), self.scales)
+            self.writers.validation_note(self.validation_images)
         logging.info(
             "%s %s: %s trainable parameters, %d steps (%d per epoch), global batch %d on %d replica(s)",
             "resuming" if resumed else "training", config.model, f"{models.count_trainable(self.network):,}",
@@ -226,14 +288,12 @@ class Trainer:
                 last_log_time = time.perf_counter()
         if self.manager.latest_checkpoint is None or not self.manager.latest_checkpoint.endswith(f"-{self.step}"):
             self.manager.save(checkpoint_number=self.step)
-        psnr, bicubic = self.validate(self.step, with_bicubic=True)
+        psnr, bicubic = self.validate(self.step)
         saved_model = self.export(exporter) if config.export and exporter and self.chief else ""
-        for s in psnr:
-            logging.info("validation x%d: PSNR %.3f dB (bicubic %.3f dB)", s, psnr[s], bicubic[s])
         self.writers.flush()
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
         result = TrainResult(str(self.run_dir), self.step, psnr, bicubic, saved_model,
-                             float(self.train_seconds.numpy()), peak_mb)
+                             float(self.train_seconds.numpy()), peak_mb, self.validation_images)
         if self.chief:
             runs.write_text_atomically(self.run_dir / runs.RESULTS_FILE, json.dumps(result.to_json(), indent=2) + "\n")
         return result
@@ -246,12 +306,18 @@ class Trainer:
         """The budget (cosine) schedule's rate for the next step."""
         return recipes.budget_learning_rate(self.config.learning_rate, self.progress(), self.config.warmup_fraction)
 
-    def validate(self, step, with_bicubic=False):
+    def validate(self, step):
+        """Scores the network (and bicubic, computed once) on the validation images: a console
+        line per scale and TensorBoard scalars at every validation, so the baseline is drawn from
+        the first point on."""
         if not self.chief:  # workers other than the chief only train
             return {}, {}
         psnr, panels = self.validator.network_psnr()
-        bicubic = self.validator.bicubic_psnr() if with_bicubic else {}
+        bicubic = self.validator.bicubic_psnr()
         self.writers.validation(step, psnr, bicubic, panels, float(self.train_seconds.numpy()))
+        for s in psnr:
+            logging.info("validation x%d at step %d: PSNR %.3f dB (bicubic %.3f dB, %+.3f dB)",
+                         s, step, psnr[s], bicubic[s], psnr[s] - bicubic[s])
         return psnr, bicubic
 
     def export(self, exporter):

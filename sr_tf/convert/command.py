@@ -1,0 +1,53 @@
+"""The converter command's work as a library call (its flags live in __main__, so tests and other
+programs can call this without defining them)."""
+import os
+
+
+def convert_command(source, input_path, model, scales, output, export_dir=None, tflite=False, res_scale=None):
+    """Converts, checks and writes; returns the lines it printed."""
+    import numpy as np
+
+    from sr_tf import convert, export, models
+    from sr_tf.core.files import temporary_sibling
+
+    if not output.endswith(".keras"):
+        raise ValueError(f"--output={output} must end with .keras")
+    options = {} if res_scale is None else {"res_scale": res_scale}
+    if source == "edsr_pytorch":
+        if model is None:
+            raise ValueError("--model is needed for --from=edsr_pytorch (edsr_baseline, edsr, mdsr_baseline, mdsr)")
+        scale = tuple(scales) if models.get_spec(model).multi_scale else scales[0]
+        network = convert.from_edsr_pytorch(input_path, model, scale, **options)
+    else:
+        if model not in (None, "btsrn"):
+            raise ValueError(f"--from=btsrn_release converts to --model=btsrn, not {model}")
+        network = convert.from_btsrn_release(input_path, scales[0])
+    description = models.describe(network)
+    lines = [f"read {input_path}: {len(network.trainable_weights)} tensors",
+             f"network: {description['model']} x{','.join(map(str, description['scales']))} "
+             f"{description['options']}, {models.count_trainable(network):,} trainable parameters"]
+
+    image = export.test_image()
+    reference = {s: models.build_inference_model(network, s, quantize=False)(image[None]).numpy() for s in models.scales_of(network)}
+    for s, sr in reference.items():
+        if sr.shape[1:3] != (image.shape[0] * s, image.shape[1] * s) or not np.all(np.isfinite(sr)):
+            raise convert.ConversionError(f"the converted network gives a wrong or non-finite x{s} output")
+    temp = temporary_sibling(output) + ".keras"
+    try:
+        network.save(temp)
+        reloaded = models.load_keras_network(temp)
+        for s, sr in reference.items():
+            again = models.build_inference_model(reloaded, s, quantize=False)(image[None]).numpy()
+            if not np.array_equal(again, sr):
+                raise convert.ConversionError(f"{output} does not reproduce the converted network at x{s}")
+        if export_dir:
+            for s in models.scales_of(network):
+                target = export_dir if len(reference) == 1 else os.path.join(export_dir, f"x{s}")
+                lines += export.export_checked(network, description["model"], s, target, tflite)
+        os.replace(temp, output)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+    lines.append(f"wrote {os.path.abspath(output)} (reloaded: identical outputs on a {image.shape[1]}x{image.shape[0]} "
+                 "test image)")
+    return lines

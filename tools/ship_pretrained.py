@@ -1,0 +1,119 @@
+"""Ship a trained network as a pretrained one: weights into the package, scores into the registry.
+
+    python tools/ship_pretrained.py --run=runs/btsrn_x2 --name=btsrn_x2 \
+        --benchmark_dir=../shared/data/benchmark --trained="291 images, budget recipe, 60 CPU-min"
+
+Loads the run's latest checkpoint (or a .keras file), scores it on Set5 and Set14 with the paper
+protocol (Y channel, `scale` pixels shaved, no self-ensemble), stores the weights as float16 in
+`sr_tf/models/weights/<name>.weights.h5` when that moves neither PSNR by more than
+--max_float16_loss dB (else as float32), and writes the entry (file, sha256, scores, how it was
+trained) into `sr_tf/models/weights/registry.json`. Both files are written atomically.
+"""
+import json
+import os
+import pathlib
+import tempfile
+
+from absl import app, flags
+
+flags.DEFINE_string("run", None, "The training run directory (latest checkpoint) or .keras network to ship.")
+flags.DEFINE_string("name", None, "The pretrained name, e.g. btsrn_x2 (used as pretrained:<name>).")
+flags.DEFINE_string("benchmark_dir", None, "Folder of Set5 and Set14 (<Set>/HR, <Set>/LR_bicubic/X<s>).")
+flags.DEFINE_string("trained", "", "One line on how it was trained (data, recipe, steps, CPU-minutes).")
+flags.DEFINE_float("max_float16_loss", 0.01, "Largest PSNR change (dB) that float16 storage may cause.")
+FLAGS = flags.FLAGS
+
+WEIGHTS_DIR = pathlib.Path(__file__).resolve().parents[1] / "sr_tf" / "models" / "weights"
+SETS = ("Set5", "Set14")
+
+
+def scores(network, benchmark_dir):
+    """{set: {"psnr", "ssim"}} of a single-scale network with the paper protocol."""
+    from sr_tf import models
+    from sr_tf.evaluation import scoring
+    from sr_tf.inference.predictor import network_predictor
+
+    scale = models.scales_of(network)[0]
+    results, _ = scoring.evaluate_all(network_predictor(network), benchmark_dir, list(SETS), [scale])
+    return {name: results[name][f"x{scale}"] for name in SETS}
+
+
+def float16_copy(network):
+    """The same network with every weight rounded to float16 (and back to float32)."""
+    import numpy as np
+
+    from sr_tf import models
+
+    copy = models.from_description(models.describe(network))
+    for target, source in zip(copy.weights, network.weights):
+        target.assign(np.asarray(source.numpy(), np.float16).astype(np.float32))
+    return copy
+
+
+def save_weights(network, path, float16):
+    """Writes the .weights.h5 atomically; with float16 the stored arrays are float16."""
+    import h5py
+    import numpy as np
+
+    fd, temp = tempfile.mkstemp(suffix=".weights.h5", dir=path.parent)
+    os.close(fd)
+    try:
+        network.save_weights(temp)
+        if float16:
+            with h5py.File(temp, "r+") as f:
+                arrays = []
+                f.visititems(lambda name, item: arrays.append(name) if isinstance(item, h5py.Dataset) else None)
+                for name in arrays:
+                    data = f[name][()]
+                    if data.dtype == np.float32:
+                        del f[name]
+                        f.create_dataset(name, data=data.astype(np.float16))
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+
+
+def ship(run, name, benchmark_dir, trained, max_float16_loss=0.01):
+    """Ships `run` as `name`; returns the registry entry."""
+    from sr_tf import models
+    from sr_tf.core.files import write_text_atomically
+    from sr_tf.models import pretrained_registry as registry
+    from sr_tf.training import runs
+
+    network = runs.open_network(run)
+    description = models.describe(network)
+    full, half = scores(network, benchmark_dir), scores(float16_copy(network), benchmark_dir)
+    loss = max(abs(full[s]["psnr"] - half[s]["psnr"]) for s in SETS)
+    float16 = loss <= max_float16_loss
+    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = WEIGHTS_DIR / f"{name}.weights.h5"
+    save_weights(network, path, float16)
+    shipped = models.from_description(description)
+    shipped.load_weights(path)
+    final = scores(shipped, benchmark_dir)
+    entry = {
+        "model": description["model"], "scale": description["scales"][0], "file": path.name,
+        "sha256": registry.sha256_of(path), "trained": trained,
+        "set5_psnr": round(final["Set5"]["psnr"], 3), "set14_psnr": round(final["Set14"]["psnr"], 3),
+        "set5_ssim": round(final["Set5"]["ssim"], 4), "set14_ssim": round(final["Set14"]["ssim"], 4),
+        "storage": "float16" if float16 else "float32", "float16_psnr_change": round(loss, 4),
+        "options": {k: v for k, v in description["options"].items() if models.model_defaults(description["model"])[k] != v},
+    }
+    registry_path = WEIGHTS_DIR / registry.REGISTRY_FILE
+    table = json.loads(registry_path.read_text()) if registry_path.is_file() else {}
+    table[name] = entry
+    write_text_atomically(registry_path, json.dumps(table, indent=2, sort_keys=True) + "\n")
+    return entry
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    entry = ship(FLAGS.run, FLAGS.name, FLAGS.benchmark_dir, FLAGS.trained, FLAGS.max_float16_loss)
+    print(json.dumps(entry, indent=2))
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["run", "name", "benchmark_dir"])
+    app.run(main)
