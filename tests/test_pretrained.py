@@ -75,3 +75,14 @@ def test_every_shipped_network_loads_with_its_parameter_count(name):
     expected = models.count_trainable(models.build_model(entry.model, entry.scale))
     assert models.count_trainable(network) == expected
     assert dataclasses.asdict(entry)["sha256"] == registry.sha256_of(registry.weights_path(name))
+
+
+def test_shipped_btsrn_x2_beats_bicubic_on_set5_by_2_5_db(benchmark_dir):
+    from sr_tf.evaluation import scoring
+    from sr_tf.inference.predictor import bicubic_predictor
+
+    network_scores, _ = scoring.evaluate_all(load_predictor("pretrained:btsrn_x2"), benchmark_dir, ["Set5"], [2])
+    bicubic_scores, _ = scoring.evaluate_all(bicubic_predictor(), benchmark_dir, ["Set5"], [2])
+    gain = network_scores["Set5"]["x2"]["psnr"] - bicubic_scores["Set5"]["x2"]["psnr"]
+    assert gain >= 2.5
+    assert network_scores["Set5"]["x2"]["psnr"] == pytest.approx(registry.entry("btsrn_x2").set5_psnr, abs=1e-3)
