@@ -55,7 +55,7 @@ def test_btsrn_release_checkpoint_reproduces_the_release_graph_and_predict(fixtu
     assert models.count_trainable(network) == 887_683
     for k in "ab":
         np.testing.assert_allclose(network(io_file[f"lr_{k}"]).numpy(), io_file[f"residual_{k}"], atol=1e-5)
-    sr = models.build_inference_model(network, 2)(io_file["lr_uint8"][None]).numpy()[0]
+    sr = models.build_inference_model(network, scale=2)(io_file["lr_uint8"][None]).numpy()[0]
     levels = np.abs(sr.astype(int) - io_file["predict_sr_uint8"].astype(int))
     assert sr.shape == io_file["predict_sr_uint8"].shape and levels.max() <= 2  # the release's bicubic is Pillow's
 

@@ -76,6 +76,8 @@ def save_weights(network, path, float16):
 
 def ship(run, name, benchmark_dir, trained, max_float16_loss=0.01):
     """Ships `run` as `name`; returns the registry entry."""
+    import numpy as np
+
     from sr_tf import models
     from sr_tf.core.files import write_text_atomically
     from sr_tf.models import pretrained_registry as registry
@@ -89,9 +91,12 @@ def ship(run, name, benchmark_dir, trained, max_float16_loss=0.01):
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     path = WEIGHTS_DIR / f"{name}.weights.h5"
     save_weights(network, path, float16)
+    stored = float16_copy(network) if float16 else network
     shipped = models.from_description(description)
     shipped.load_weights(path)
-    final = scores(shipped, benchmark_dir)
+    if not all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(shipped.weights, stored.weights)):
+        raise RuntimeError(f"{path} does not load back the weights it was written with")
+    final = half if float16 else full  # the scores of exactly the stored weights
     entry = {
         "model": description["model"], "scale": description["scales"][0], "file": path.name,
         "sha256": registry.sha256_of(path), "trained": trained,

@@ -28,7 +28,7 @@ def convert_command(source, input_path, model, scales, output, export_dir=None, 
              f"{description['options']}, {models.count_trainable(network):,} trainable parameters"]
 
     image = export.test_image()
-    reference = {s: models.build_inference_model(network, s, quantize=False)(image[None]).numpy() for s in models.scales_of(network)}
+    reference = {s: models.build_inference_model(network, scale=s, quantize=False)(image[None]).numpy() for s in models.scales_of(network)}
     for s, sr in reference.items():
         if sr.shape[1:3] != (image.shape[0] * s, image.shape[1] * s) or not np.all(np.isfinite(sr)):
             raise convert.ConversionError(f"the converted network gives a wrong or non-finite x{s} output")
@@ -37,7 +37,7 @@ def convert_command(source, input_path, model, scales, output, export_dir=None, 
         network.save(temp)
         reloaded = models.load_keras_network(temp)
         for s, sr in reference.items():
-            again = models.build_inference_model(reloaded, s, quantize=False)(image[None]).numpy()
+            again = models.build_inference_model(reloaded, scale=s, quantize=False)(image[None]).numpy()
             if not np.array_equal(again, sr):
                 raise convert.ConversionError(f"{output} does not reproduce the converted network at x{s}")
         if export_dir:

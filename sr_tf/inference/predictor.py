@@ -1,6 +1,7 @@
 """Everything `--model` can name, behind one interface: `load_predictor(spec)`.
 
-A spec is `bicubic` (MATLAB-exact bicubic upscaling, the papers' baseline), a SavedModel that
+A spec is `bicubic` (MATLAB-exact bicubic upscaling, the papers' baseline), `pretrained:<name>`
+(a network shipped with sr_tf), a SavedModel that
 sr_tf exported (or a folder of them named x2, x3, ... as an MDSR run writes), a training run
 directory (its latest checkpoint) or a `.keras` file of a training network.
 

@@ -1,4 +1,4 @@
-"""The model zoo: `build_model(name, scale, **options)` and `build_inference_model(network, scale)`.
+"""The model zoo: `build_model(name, scale, **options)` and `build_inference_model(network, scale=s)`.
 
 Names: `btsrn` (release `model_resnet_up`, options block/low_blocks/high_blocks/width/bottleneck),
 `edsr_baseline`, `edsr` (options num_blocks/num_features/res_scale) and `mdsr_baseline`, `mdsr`
@@ -83,8 +83,6 @@ def build_inference_model(network, name=None, scale=None, quantize=True) -> kera
     the model returns the float32 SR in 0..255 units before rounding and clipping (what
     self-ensemble averages and the float export signature serves).
     """
-    if scale is None and isinstance(name, int):  # build_inference_model(network, 2)
-        name, scale = None, name
     spec = spec_of(network)
     if name is not None and get_spec(name) is not spec:
         raise ValueError(f"the network is a {spec.name}, not a {name}")

@@ -18,7 +18,6 @@ PATCH_MODES = ("grid", "random")
 LOSSES = ("mse_residual", "l1")
 MIXED_PRECISION = ("none", "bf16", "fp16")
 TRAIN_SPLITS = ("train", "valid", "train_valid")
-GROUPS = ("model", "data", "recipe", "devices", "run")
 # Fields a recipe fills in when left at None.
 RECIPE_FIELDS = ("batch_size", "patch_mode", "hr_patch", "lr_patch", "epochs", "steps", "learning_rate",
                  "lr_decay_factor", "lr_decay_every", "loss", "lr_schedule", "warmup_fraction")
@@ -75,7 +74,8 @@ class TrainConfig:
                                    choices=MIXED_PRECISION)
     checkpoint_every: int = setting(500, "Steps between checkpoints.", "run")
     keep_checkpoints: int = setting(3, "Checkpoints kept.", "run")
-    checkpoint_input: bool = setting(True, "Save the input iterators in checkpoints (exact resume).", "run")
+    checkpoint_input: bool = setting(True, "Resume exactly: replay the seeded input to the restored step (off: reseed it, "
+                                    "faster for DIV2K-sized sets).", "run")
     log_every: int = setting(50, "Steps between progress lines and TensorBoard scalars.", "run")
     validate_every: int = setting(1000, "Steps between validations.", "run")
     warm_start: Optional[str] = setting(None, "A run directory or .keras network (e.g. EDSR x2) whose matching "

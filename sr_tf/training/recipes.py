@@ -17,7 +17,7 @@ import math
 import keras
 import tensorflow as tf
 
-from sr_tf.models import MODEL_NAMES, RECIPE_NAMES, get_spec
+from sr_tf.models import MODEL_NAMES, get_spec
 
 LR_SCHEDULES = ("step", "cosine")
 # The paper's recipe of every model (btsrn, edsr_baseline, edsr, mdsr_baseline, mdsr).
@@ -26,9 +26,7 @@ BUDGET_RECIPES = {name: get_spec(name).recipe("budget") for name in MODEL_NAMES}
 
 
 def recipe_for(model, name="release"):
-    """The recipe `name` ('release' or 'budget') of a model."""
-    if name not in RECIPE_NAMES:
-        raise ValueError(f"--recipe must be one of {RECIPE_NAMES}, got {name!r}")
+    """The recipe `name` ('release' or 'budget') of a model; ValueError naming --recipe otherwise."""
     return get_spec(model).recipe(name)
 
 
