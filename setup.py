@@ -32,13 +32,13 @@ setup(
     extras_require={"test": ["pytest>=7"]},
     entry_points={
         "console_scripts": [
-            "sr-tf-train = sr_tf.train:run",
-            "sr-tf-evaluate = sr_tf.evaluate:run",
-            "sr-tf-upscale = sr_tf.upscale:run",
-            "sr-tf-export = sr_tf.export.__main__:run",
-            "sr-tf-figure = sr_tf.figure:run",
-            "sr-tf-models = sr_tf.models.__main__:run",
-            "sr-tf-convert = sr_tf.convert.__main__:run",
+            "sr-tf-train = sr_tf.cli:train_script",
+            "sr-tf-evaluate = sr_tf.cli:evaluate_script",
+            "sr-tf-upscale = sr_tf.cli:upscale_script",
+            "sr-tf-export = sr_tf.cli:export_script",
+            "sr-tf-figure = sr_tf.cli:figure_script",
+            "sr-tf-models = sr_tf.cli:models_script",
+            "sr-tf-convert = sr_tf.cli:convert_script",
         ],
     },
     classifiers=[

@@ -1,31 +1,166 @@
-"""What every inference command shares: an absl `main` around a library call, quiet TF logs."""
-from absl import app, flags
+"""What every command shares: its own flag set, parsing, --help by group, quiet logs, short errors.
+
+Each command module makes one `Command`, defines its flags on `command.flags` (its own absl
+FlagValues, so commands with the same flag names can run one after another in one process, as the
+tests do) and has `main(argv=None) -> exit status`. Usage errors print the reason alone and a hint
+to --help (status 2); a ValueError from the work (ModelError, DatasetError, ImageError, RunError,
+ExportError: their messages name the input) prints one line (status 1).
+"""
+import logging as python_logging
+import os
+import sys
+import textwrap
+
+from absl import flags, logging
+
+USAGE_EXIT = 2
+ERROR_EXIT = 1
+GROUP_ORDER = ("model", "data", "recipe", "devices", "run", "logging")
+OTHER_GROUP = "flags"
 
 
-def quiet_tensorflow_logs():
-    """Keeps INFO lines (TensorFlow's SavedModel writing, tracing, ...) out of the commands'
-    output unless --verbosity is given; warnings and errors still show."""
-    import logging as python_logging
+class _LibraryInfoFilter(python_logging.Filter):
+    """Drops INFO (and DEBUG) records logged by TensorFlow's, Keras' or TensorBoard's own code."""
 
-    from absl import logging
+    LIBRARIES = tuple(os.sep + name + os.sep for name in ("tensorflow", "keras", "tf_keras", "tensorboard"))
 
-    if not flags.FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)
-        python_logging.getLogger("tensorflow").setLevel(python_logging.WARNING)
+    def filter(self, record):
+        return record.levelno >= python_logging.WARNING or not any(part in record.pathname for part in self.LIBRARIES)
 
 
-def command_main(command):
-    """An absl `main` that runs `command()` (its return value is the exit status). Positional
-    arguments are refused; a ValueError (ModelError, DatasetError, ImageError, RunError,
-    ExportError: their messages name the input) ends the command with one line and status 1."""
+LIBRARY_INFO_FILTER = _LibraryInfoFilter()
 
-    def main(argv):
-        if len(argv) > 1:
-            raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-        quiet_tensorflow_logs()
+
+class UsageError(Exception):
+    """A flag value the command cannot use; the message names the flag."""
+
+
+class Command:
+    """One command: name, help text, its own flags, and the flags it cannot run without.
+
+    `groups` maps flag names to --help groups (others go under 'flags'); `verbosity` is the
+    absl log level when --verbosity is not given (training shows INFO progress, the others only
+    warnings); `errors` are the exception types reported in one line besides ValueError.
+    """
+
+    def __init__(self, name, doc, required=(), groups=None, verbosity=logging.WARNING, epilog="", errors=()):
+        self.name, self.doc, self.required = name, doc, tuple(required)
+        self.groups, self.verbosity, self.epilog, self.errors = dict(groups or {}), verbosity, epilog, tuple(errors)
+        self.flags = flags.FlagValues()
+        flags.DEFINE_bool("help", False, "Show the flags by group and exit.", short_name="?", flag_values=self.flags)
+        flags.DEFINE_integer("verbosity", None, "Log level: 0 shows INFO lines (TensorFlow's included), -1 "
+                             "warnings only (default: the command's).", short_name="v", flag_values=self.flags)
+        self.groups.update(help="logging", verbosity="logging")
+
+    def main(self, action, argv=None):
+        """Parses argv (sys.argv by default; --flagfile included) and runs action(flag_values);
+        returns the exit status (action's return value, or 0)."""
+        values = self.flags
+        values.unparse_flags()
         try:
-            return command() or 0
-        except ValueError as error:
-            raise SystemExit(f"error: {error}") from error
+            rest = values(list(sys.argv if argv is None else argv))
+            if values.help:
+                print(self.help_text())
+                return 0
+            if len(rest) > 1:
+                raise UsageError(f"unexpected arguments: {' '.join(rest[1:])}")
+            missing = [f"--{name}" for name in self.required if values[name].value is None]
+            if missing:
+                raise UsageError(f"{', '.join(missing)} must be given")
+        except (flags.Error, UsageError) as error:
+            return self.usage_error(error)
+        self._configure_logging()
+        try:
+            return action(values) or 0
+        except UsageError as error:
+            return self.usage_error(error)
+        except (ValueError, *self.errors) as error:
+            print(f"{self.name}: error: {error}", file=sys.stderr)
+            return ERROR_EXIT
 
-    return main
+    def usage_error(self, error):
+        """The reason alone (not the whole flag list) and a hint; status 2."""
+        print(f"{self.name}: error: {error}\nTry --help for the flags.", file=sys.stderr)
+        return USAGE_EXIT
+
+    def _configure_logging(self):
+        given = self.flags["verbosity"].value
+        flags.FLAGS.mark_as_parsed()  # absl's own logging flags keep their defaults
+        logging.use_absl_handler()
+        logging.set_verbosity(self.verbosity if given is None else given)
+        # TensorFlow's and Keras' INFO lines (SavedModel writing, tracing, checkpoint timing) only
+        # when asked for with --verbosity; sr_tf's own INFO lines (training progress) always.
+        python_logging.getLogger("tensorflow").setLevel(python_logging.WARNING if given is None else
+                                                        logging.ABSL_TO_STANDARD.get(given, python_logging.INFO))
+        handler = logging.get_absl_handler()
+        if given is None:
+            handler.addFilter(LIBRARY_INFO_FILTER)
+        else:
+            handler.removeFilter(LIBRARY_INFO_FILTER)
+
+    def help_text(self):
+        """The module's docstring, then every flag under its group, then the epilog."""
+        by_group = {}
+        for name in sorted({self.flags[key].name for key in self.flags}):
+            by_group.setdefault(self.groups.get(name, OTHER_GROUP), []).append(self.flags[name])
+        order = [g for g in GROUP_ORDER if g in by_group] + sorted(set(by_group) - set(GROUP_ORDER))
+        lines = [textwrap.dedent(self.doc).strip(), ""]
+        for group in order:
+            lines.append(f"{group} flags:")
+            for flag in by_group[group]:
+                default = "" if flag.default is None else f" (default: {flag.default_as_str})"
+                short = f" (-{flag.short_name})" if flag.short_name else ""
+                lines.append(flags.text_wrap(f"--{flag.name}{short}: {flag.help}{default}", indent="      ",
+                                             firstline_indent="  "))
+            lines.append("")
+        if self.epilog:
+            lines.append(self.epilog)
+        return "\n".join(lines).rstrip()
+
+
+def run_main(main):
+    """Runs a command's main as the program: TensorFlow's start-up noise dropped first (see
+    sr_tf.core.console), main's return value the exit status. `python -m` ends with this."""
+    from sr_tf.core import console
+
+    console.drop_tensorflow_noise()
+    sys.exit(main())
+
+
+def run(module_name):
+    """A console script: the noise filter goes in before the command module (and TensorFlow) loads."""
+    import importlib
+
+    from sr_tf.core import console
+
+    console.drop_tensorflow_noise()
+    sys.exit(importlib.import_module(module_name).main())
+
+
+# The console scripts (setup.py), one per command.
+def train_script():
+    run("sr_tf.train")
+
+
+def evaluate_script():
+    run("sr_tf.evaluate")
+
+
+def upscale_script():
+    run("sr_tf.upscale")
+
+
+def export_script():
+    run("sr_tf.export.__main__")
+
+
+def figure_script():
+    run("sr_tf.figure")
+
+
+def models_script():
+    run("sr_tf.models.__main__")
+
+
+def convert_script():
+    run("sr_tf.convert.__main__")

@@ -1,11 +1,19 @@
 """Flags shared by the inference commands (sr_tf.evaluate, sr_tf.upscale, sr_tf.figure), defined
-once so the commands can live in one process. Importing this module only defines flags."""
+once; each command defines them on its own flag set."""
 from absl import flags
 
-flags.DEFINE_string("model", None, "bicubic, pretrained:<name> (python -m sr_tf.models lists them), an sr_tf "
-                    "SavedModel, a training run directory or a .keras network.")
-flags.DEFINE_bool("self_ensemble", False, "Average the 8 flips/transposes of each input (EDSR+, BTSRN test time).")
-flags.DEFINE_integer("cpu_replicas", 0, "Split the CPU into N logical devices; self-ensemble spreads over them.")
-flags.DEFINE_integer("tile", 0, "Tile the LR image in tiles of this many pixels (0: only when over --max_megapixels).")
-flags.DEFINE_float("max_megapixels", 1.0, "Tile automatically when one network call would output more than this.")
+GROUPS = {"model": "model", "self_ensemble": "model", "cpu_replicas": "devices", "tile": "devices",
+          "max_megapixels": "devices"}
 
+
+def define_inference_flags(values):
+    flags.DEFINE_string("model", None, "bicubic, pretrained:<name> (python -m sr_tf.models lists them), an sr_tf "
+                        "SavedModel, a training run directory or a .keras network.", flag_values=values)
+    flags.DEFINE_bool("self_ensemble", False, "Average the 8 flips/transposes of each input (EDSR+, BTSRN test "
+                      "time).", flag_values=values)
+    flags.DEFINE_integer("cpu_replicas", 0, "Split the CPU into N logical devices; self-ensemble spreads over them.",
+                         flag_values=values)
+    flags.DEFINE_integer("tile", 0, "Tile the LR image in tiles of this many pixels (0: only when over "
+                         "--max_megapixels).", flag_values=values)
+    flags.DEFINE_float("max_megapixels", 1.0, "Tile automatically when one network call would output more than "
+                       "this.", flag_values=values)

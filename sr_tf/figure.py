@@ -4,44 +4,41 @@ The EDSR paper's Fig. 5 style comparison for chosen crops of an HR image: bicubi
 |bicubic - GT| summed over RGB, the model's SR, |SR - GT| and the ground truth. The LR input is
 made from the HR image with MATLAB-exact bicubic downscaling (or given with --lr).
 """
-from absl import app, flags
+from absl import flags
 
-from sr_tf.cli import command_main
-from sr_tf import cli_flags
+from sr_tf import cli, cli_flags
 
-flags.DEFINE_string("hr", None, "The ground-truth (HR) image.")
-flags.DEFINE_string("lr", None, "The LR image (default: made from --hr with MATLAB-exact bicubic).")
-flags.DEFINE_integer("scale", None, "The scale (needed when the model has several, e.g. MDSR or bicubic).")
-flags.DEFINE_multi_string("crop", None, "A crop y,x,size in HR pixels; repeat for more rows.")
-flags.DEFINE_string("output", None, "The PNG file to write.")
-flags.DEFINE_string("label", None, "The name shown for the SR panels (default: the model name).")
-flags.adopt_module_key_flags(cli_flags)
+COMMAND = cli.Command("sr_tf.figure", __doc__, required=("model", "hr", "crop", "output"),
+                      groups={**cli_flags.GROUPS, "scale": "model", "hr": "data", "lr": "data", "crop": "data"})
+FLAGS = COMMAND.flags
+cli_flags.define_inference_flags(FLAGS)
+flags.DEFINE_string("hr", None, "The ground-truth (HR) image.", flag_values=FLAGS)
+flags.DEFINE_string("lr", None, "The LR image (default: made from --hr with MATLAB-exact bicubic).", flag_values=FLAGS)
+flags.DEFINE_integer("scale", None, "The scale (needed when the model has several, e.g. MDSR or bicubic).",
+                     flag_values=FLAGS)
+flags.DEFINE_multi_string("crop", None, "A crop y,x,size in HR pixels; repeat for more rows.", flag_values=FLAGS)
+flags.DEFINE_string("output", None, "The PNG file to write.", flag_values=FLAGS)
+flags.DEFINE_string("label", None, "The name shown for the SR panels (default: the model name).", flag_values=FLAGS)
 
-FLAGS = flags.FLAGS
 
-
-def figure_command():
+def figure_command(values=FLAGS):
     from sr_tf.data.images import read_image
     from sr_tf.inference.figures import make_figure, parse_crop
     from sr_tf.inference.predictor import load_predictor
     from sr_tf.inference.upscaling import pick_scale
 
-    crops = [parse_crop(c) for c in FLAGS.crop]
-    predictor = load_predictor(FLAGS.model)
-    scale = pick_scale(predictor, FLAGS.scale)
-    hr = read_image(FLAGS.hr)
-    lr = read_image(FLAGS.lr) if FLAGS.lr else None
-    path = make_figure(predictor, hr, scale, crops, FLAGS.output, lr, FLAGS.self_ensemble, FLAGS.label)
+    crops = [parse_crop(c) for c in values.crop]
+    predictor = load_predictor(values.model)
+    scale = pick_scale(predictor, values.scale)
+    hr = read_image(values.hr)
+    lr = read_image(values.lr) if values.lr else None
+    path = make_figure(predictor, hr, scale, crops, values.output, lr, values.self_ensemble, values.label)
     print(f"figure: {path}")
 
 
-main = command_main(figure_command)
-
-
-def run():
-    flags.mark_flags_as_required(["model", "hr", "crop", "output"])
-    app.run(main)
+def main(argv=None):
+    return COMMAND.main(figure_command, argv)
 
 
 if __name__ == "__main__":
-    run()
+    cli.run_main(main)

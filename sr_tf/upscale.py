@@ -7,43 +7,41 @@ and skipped, and the command exits with status 1 at the end if any file failed.
 """
 import sys
 
-from absl import app, flags
+from absl import flags
 
-from sr_tf.cli import command_main
-from sr_tf import cli_flags
+from sr_tf import cli, cli_flags
 
-flags.DEFINE_string("input", None, "An image file or a folder of images.")
-flags.DEFINE_string("output", None, "The output PNG file (or an existing folder) for a file, a folder for a folder.")
-flags.DEFINE_integer("scale", None, "The scale (needed when the model has several, e.g. MDSR or bicubic).")
-flags.adopt_module_key_flags(cli_flags)
+COMMAND = cli.Command("sr_tf.upscale", __doc__, required=("model", "input", "output"),
+                      groups={**cli_flags.GROUPS, "scale": "model", "input": "data", "output": "data"})
+FLAGS = COMMAND.flags
+cli_flags.define_inference_flags(FLAGS)
+flags.DEFINE_string("input", None, "An image file or a folder of images.", flag_values=FLAGS)
+flags.DEFINE_string("output", None, "The output PNG file (or an existing folder) for a file, a folder for a folder.",
+                    flag_values=FLAGS)
+flags.DEFINE_integer("scale", None, "The scale (needed when the model has several, e.g. MDSR or bicubic).",
+                     flag_values=FLAGS)
 
-FLAGS = flags.FLAGS
 
-
-def upscale_command():
+def upscale_command(values=FLAGS):
     from sr_tf.core.devices import replica_strategy
     from sr_tf.inference.predictor import load_predictor
     from sr_tf.inference.upscaling import pick_scale, plan_jobs, upscale_files
 
-    jobs = plan_jobs(FLAGS.input, FLAGS.output)
-    strategy = replica_strategy(FLAGS.cpu_replicas) if FLAGS.self_ensemble else None
-    predictor = load_predictor(FLAGS.model, strategy)
-    scale = pick_scale(predictor, FLAGS.scale)
-    failures = upscale_files(predictor, jobs, scale, FLAGS.self_ensemble, strategy, FLAGS.tile,
-                             FLAGS.max_megapixels)
-    print(f"upscaled {len(jobs) - len(failures)} of {len(jobs)} image(s) by x{scale} into {FLAGS.output}")
+    jobs = plan_jobs(values.input, values.output)
+    strategy = replica_strategy(values.cpu_replicas) if values.self_ensemble else None
+    predictor = load_predictor(values.model, strategy)
+    scale = pick_scale(predictor, values.scale)
+    failures = upscale_files(predictor, jobs, scale, values.self_ensemble, strategy, values.tile,
+                             values.max_megapixels)
+    print(f"upscaled {len(jobs) - len(failures)} of {len(jobs)} image(s) by x{scale} into {values.output}")
     for source, message in failures:
         print(f"failed: {source}: {message}", file=sys.stderr)
-    return 1 if failures else 0
+    return cli.ERROR_EXIT if failures else 0
 
 
-main = command_main(upscale_command)
-
-
-def run():
-    flags.mark_flags_as_required(["model", "input", "output"])
-    app.run(main)
+def main(argv=None):
+    return COMMAND.main(upscale_command, argv)
 
 
 if __name__ == "__main__":
-    run()
+    cli.run_main(main)

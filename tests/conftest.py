@@ -18,6 +18,14 @@ tf.config.set_logical_device_configuration(
 )
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+# The tiny networks every test builds (tests import these names from conftest).
+TINY_OPTIONS = {
+    "btsrn": dict(low_blocks=1, high_blocks=1, width=8, bottleneck=4),
+    "edsr_baseline": dict(num_blocks=1, num_features=8),
+    "mdsr_baseline": dict(num_blocks=1, num_features=8),
+}
+TINY_BTSRN, TINY_EDSR = TINY_OPTIONS["btsrn"], TINY_OPTIONS["edsr_baseline"]
+TINY_BTSRN_FLAGS = [f"--{k}={v}" for k, v in TINY_BTSRN.items()]
 # Set5/Set14 with MATLAB-made LR files; CI has ../shared beside the checkout.
 SHARED_DATA = pathlib.Path(os.environ.get("SR_TF_SHARED_DATA", REPO.parent / "shared" / "data"))
 BENCHMARK_DIR = SHARED_DATA / "benchmark"
@@ -64,3 +72,17 @@ def make_photo_folder(tmp_path_factory):
             Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(folder / f"p{i}.png")
         return folder
     return make
+
+
+NOISY_LINE = r"^[EWF]\d{4} |WARNING|ERROR|Error|Traceback"
+
+
+@pytest.fixture
+def assert_quiet():
+    """assert_quiet(stderr): a normal run prints no line that looks like an error or a warning."""
+    import re
+
+    def check(stderr):
+        noisy = [line for line in stderr.splitlines() if re.search(NOISY_LINE, line)]
+        assert not noisy, "\n".join(noisy)
+    return check

@@ -14,10 +14,12 @@ import tensorflow as tf
 
 from sr_tf import models
 from sr_tf.models.layers import UnfusedLeakyReLU
+from conftest import TINY_BTSRN
+
+pytestmark = pytest.mark.slow  # every test here trains a network or starts a process
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TOOL = REPO / "tools" / "benchmark.py"
-TINY_BTSRN = dict(low_blocks=1, high_blocks=1, width=8, bottleneck=4)
 
 
 def load_tool():

@@ -8,6 +8,8 @@ import sys
 import pytest
 from PIL import Image
 
+pytestmark = pytest.mark.slow  # every test here trains a network or starts a process
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TOOL = REPO / "tools" / "compare_blocks.py"
 BLOCKS = ("pconv", "pixelcnn", "gated", "gated_pp")

@@ -8,11 +8,9 @@ from sr_tf import models
 from sr_tf.inference import ensemble
 from sr_tf.inference.predictor import network_predictor
 from sr_tf.core import devices as distribute
+from conftest import TINY_OPTIONS
 
-TINY = {
-    "btsrn": dict(low_blocks=1, high_blocks=1, width=8, bottleneck=4),
-    "edsr_baseline": dict(num_blocks=1, num_features=8),
-}
+TINY = TINY_OPTIONS
 IMAGE = tf.TensorSpec((None, None, 3), tf.uint8)
 
 

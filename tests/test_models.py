@@ -6,9 +6,8 @@ import tensorflow as tf
 
 from sr_tf import models
 from sr_tf.models import layers
+from conftest import TINY_BTSRN, TINY_EDSR
 
-TINY_BTSRN = dict(low_blocks=1, high_blocks=1, width=8, bottleneck=4)
-TINY_EDSR = dict(num_blocks=1, num_features=8)
 
 # The release's model_resnet_up and the official EDSR-PyTorch code, counted from their layer definitions.
 PARAMETER_COUNTS = [
@@ -266,7 +265,7 @@ def test_mdsr_per_scale_parameters():
 def test_zoo_table_prints_every_model(capsys):
     from sr_tf.models import __main__ as zoo_cli
 
-    zoo_cli.main([])
+    assert zoo_cli.main(["sr_tf.models"]) == 0
     out = capsys.readouterr().out
     for name, scale, expected in PARAMETER_COUNTS:
         assert f"{expected:,}" in out

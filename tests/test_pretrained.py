@@ -9,8 +9,8 @@ from sr_tf.inference.predictor import ModelError, load_predictor, load_training_
 from sr_tf.models import pretrained_registry as registry
 from sr_tf.training import runs
 from sr_tf.training.trainer import warm_start
+from conftest import TINY_BTSRN
 
-TINY_BTSRN = dict(low_blocks=1, high_blocks=1, width=8, bottleneck=4)
 
 
 @pytest.fixture

@@ -7,11 +7,9 @@ import tensorflow as tf
 from sr_tf import models
 from sr_tf.inference import tiling
 from sr_tf.inference.predictor import bicubic_predictor, network_predictor
+from conftest import TINY_OPTIONS
 
-TINY = {
-    "btsrn": dict(low_blocks=1, high_blocks=1, width=8, bottleneck=4),
-    "edsr_baseline": dict(num_blocks=1, num_features=8),
-}
+TINY = TINY_OPTIONS
 
 
 def random_image(height, width, seed=0):

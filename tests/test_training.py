@@ -13,9 +13,10 @@ from sr_tf.training import runs
 from sr_tf.training.config import TrainConfig
 from sr_tf.train import train
 from sr_tf.training.trainer import TrainingError, warm_start
+from conftest import TINY_BTSRN, TINY_EDSR
 
-TINY_BTSRN = dict(low_blocks=1, high_blocks=1, width=8, bottleneck=4)
-TINY_EDSR = dict(num_blocks=1, num_features=8)
+pytestmark = pytest.mark.slow  # every test here trains a network or starts a process
+
 
 
 def photo_like(rng, size):
@@ -211,6 +212,21 @@ def test_an_empty_run_dir_and_a_failed_start_leave_nothing(tmp_path, photo_folde
     with pytest.raises(ValueError):
         train(tiny_config(run_dir, photo_folder, train_data=f"folder:{tmp_path / 'no_such_folder'}"))
     assert not run_dir.exists()
+
+
+def test_a_start_that_fails_after_taking_the_lock_releases_it(tmp_path, photo_folder, monkeypatch):
+    from sr_tf.training import trainer
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+
+    def broken(description):
+        raise RuntimeError("network cannot be built")
+
+    monkeypatch.setattr(trainer.models, "from_description", broken)
+    with pytest.raises(RuntimeError, match="cannot be built"):
+        train(tiny_config(run_dir, photo_folder))
+    runs.RunLock(run_dir).acquire().release()  # free at once, not when garbage is collected
 
 
 def test_an_interrupted_checkpoint_save_is_cleaned_up_and_bicubic_is_logged_from_the_start(tmp_path, photo_folder):

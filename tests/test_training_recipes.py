@@ -9,9 +9,8 @@ from sr_tf.core import devices as distribute
 from sr_tf.training import recipes
 from sr_tf.training.config import TrainConfig, config_to_flags
 from sr_tf.training.step import make_train_step
+from conftest import TINY_BTSRN, TINY_EDSR
 
-TINY_BTSRN = dict(low_blocks=1, high_blocks=1, width=8, bottleneck=4)
-TINY_EDSR = dict(num_blocks=1, num_features=8)
 
 
 def test_btsrn_schedule_is_0618_per_epoch_for_16_epochs():

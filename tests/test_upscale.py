@@ -47,6 +47,7 @@ def test_folder_with_a_corrupt_file(tmp_path):
     assert gray.shape == (18, 24, 3) and np.array_equal(gray[..., 0], gray[..., 2])
 
 
+@pytest.mark.slow
 def test_upscale_command_reports_failures(tmp_path):
     make_folder(tmp_path / "in")
     command = [sys.executable, "-m", "sr_tf.upscale", "--model=bicubic", f"--input={tmp_path / 'in'}",

@@ -29,6 +29,7 @@ its run directory to train it again.
 import dataclasses
 import datetime
 import json
+import logging as python_logging
 import os
 import pathlib
 import shlex
@@ -37,7 +38,7 @@ import statistics
 import subprocess
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 
 from sr_tf.training import config as training_config
 
@@ -435,9 +436,9 @@ def main(argv):
         comparison = comparison_from_flags()
     except ValueError as error:
         raise app.UsageError(str(error))
-    from sr_tf.cli import quiet_tensorflow_logs
-
-    quiet_tensorflow_logs()
+    if not FLAGS["verbosity"].present:  # TensorFlow's INFO lines only when asked for
+        logging.set_verbosity(logging.WARNING)
+        python_logging.getLogger("tensorflow").setLevel(python_logging.WARNING)
     try:
         _, table = run_comparison(comparison, "python " + shlex.join(sys.argv))
     except (ValueError, RuntimeError) as error:  # bad data or recipe flags, a failed training run

@@ -12,9 +12,10 @@ trained) into `sr_tf/models/weights/registry.json`. Both files are written atomi
 import json
 import os
 import pathlib
-import tempfile
 
 from absl import app, flags
+
+from sr_tf.core.files import temporary_sibling
 
 flags.DEFINE_string("run", None, "The training run directory (latest checkpoint) or .keras network to ship.")
 flags.DEFINE_string("name", None, "The pretrained name, e.g. btsrn_x2 (used as pretrained:<name>).")
@@ -52,26 +53,39 @@ def float16_copy(network):
 
 def save_weights(network, path, float16):
     """Writes the .weights.h5 atomically; with float16 the stored arrays are float16."""
+    saved = temporary_sibling(path) + ".weights.h5"  # Keras wants the suffix
+    compact = temporary_sibling(path)
+    try:
+        network.save_weights(saved)
+        if float16:
+            float16_weights_file(saved, compact)
+            os.replace(compact, path)
+        else:
+            os.replace(saved, path)
+    finally:
+        for leftover in (saved, compact):
+            if os.path.exists(leftover):
+                os.remove(leftover)
+
+
+def float16_weights_file(source_path, target_path):
+    """Copies a .weights.h5 into a fresh file with every float32 array stored as float16 (a fresh
+    file, because HDF5 keeps the space of arrays deleted in place)."""
     import h5py
     import numpy as np
 
-    fd, temp = tempfile.mkstemp(suffix=".weights.h5", dir=path.parent)
-    os.close(fd)
-    try:
-        network.save_weights(temp)
-        if float16:
-            with h5py.File(temp, "r+") as f:
-                arrays = []
-                f.visititems(lambda name, item: arrays.append(name) if isinstance(item, h5py.Dataset) else None)
-                for name in arrays:
-                    data = f[name][()]
-                    if data.dtype == np.float32:
-                        del f[name]
-                        f.create_dataset(name, data=data.astype(np.float16))
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
+    with h5py.File(source_path, "r") as source, h5py.File(target_path, "w") as target:
+        target.attrs.update(source.attrs)
+
+        def copy(name, item):
+            if isinstance(item, h5py.Group):
+                target.require_group(name).attrs.update(item.attrs)
+                return
+            data = item[()]
+            stored = data.astype(np.float16) if data.dtype == np.float32 else data
+            target.create_dataset(name, data=stored).attrs.update(item.attrs)
+
+        source.visititems(copy)
 
 
 def ship(run, name, benchmark_dir, trained, max_float16_loss=0.01):

@@ -1,10 +1,16 @@
 """SavedModel and TFLite export of a network's full-image inference.
 
-The SavedModel has two signatures, both on one image of any size:
+The SavedModel has three signatures, on images of any size:
 
 * `serving_default`: `image` uint8 [H, W, 3] -> `image` uint8 [s*H, s*W, 3] (the SR image);
 * `upscale_float`:   `image` uint8 [H, W, 3] -> `image` float32 [s*H, s*W, 3], the SR image in
-  0..255 units before rounding and clipping (what self-ensemble averages).
+  0..255 units before rounding and clipping (what self-ensemble averages);
+* `upscale_batch`:   `images` uint8 [N, H, W, 3] -> `images` uint8 [N, s*H, s*W, 3], for serving
+  systems that send batches (TF Serving's convention: the batch is the first dimension).
+
+A float input is refused by TensorFlow itself ("expected to be a uint8 tensor"); an input of
+the wrong rank or channel count fails at once with a message naming `image` (or `images`) and
+the shape it must have.
 
 `assets.extra/sr_tf.json` records what it holds (model name, scale, receptive-field radius),
 so `sr_tf.evaluate` and `sr_tf.upscale` can load it. TFLite files carry the same two
@@ -13,6 +19,7 @@ signatures and contain builtin ops only (BTSRN's bicubic is a convolution, not R
 import json
 import os
 import shutil
+import tempfile
 import warnings
 
 import keras
@@ -33,27 +40,61 @@ from sr_tf.inference.saved_models import (  # noqa: F401  (the format's names, r
 from sr_tf.inference.tiling import receptive_radius
 from sr_tf.models.layers import QuantizeUint8
 
+# What the signatures take. Their input specs leave the shape open, because a signature checks
+# only the dtype and a fixed shape would let the graph skip the check in `_checked`.
 IMAGE = tf.TensorSpec((None, None, 3), tf.uint8, name="image")
+IMAGES = tf.TensorSpec((None, None, None, 3), tf.uint8, name="images")
+SIGNATURES = {
+    "serving_default": "image: uint8 [H, W, 3] -> image: uint8 [s*H, s*W, 3]",
+    "upscale_float": "image: uint8 [H, W, 3] -> image: float32 [s*H, s*W, 3], 0..255 before rounding",
+    "upscale_batch": "images: uint8 [N, H, W, 3] -> images: uint8 [N, s*H, s*W, 3]",
+}
+TFLITE_SIGNATURES = ("serving_default", "upscale_float")
 
 
 class ExportError(SavedModelError):
     """An export that cannot be made or that does not reproduce the Keras model."""
 
 
-def _archive(float_model):
+def _archive(float_model, tflite=False):
+    """The inference endpoints around `float_model`. The SavedModel's take any shape and check it
+    in the graph (a signature checks only the dtype, and a fixed shape would let the graph drop
+    the check); TFLite needs the fixed shapes and has no batched endpoint."""
     archive = keras.export.ExportArchive()
     archive.track(float_model)
     to_uint8 = QuantizeUint8(1.0)  # round half up with clipping, as the inference model
+    batch_of_one = (lambda image: image[None]) if tflite else (lambda image: _checked(image, IMAGE))
 
     def upscale(image):
-        return {"image": to_uint8(float_model(image[None])[0])}
+        return {"image": to_uint8(float_model(batch_of_one(image))[0])}
 
     def upscale_float(image):
-        return {"image": float_model(image[None])[0]}
+        return {"image": float_model(batch_of_one(image))[0]}
 
-    archive.add_endpoint("serving_default", upscale, input_signature=[IMAGE])
-    archive.add_endpoint("upscale_float", upscale_float, input_signature=[IMAGE])
+    def upscale_batch(images):
+        return {"images": to_uint8(float_model(_checked(images, IMAGES)))}
+
+    def spec(fixed):
+        return fixed if tflite else tf.TensorSpec(None, fixed.dtype, name=fixed.name)
+
+    archive.add_endpoint("serving_default", upscale, input_signature=[spec(IMAGE)])
+    archive.add_endpoint("upscale_float", upscale_float, input_signature=[spec(IMAGE)])
+    if not tflite:
+        archive.add_endpoint("upscale_batch", upscale_batch, input_signature=[spec(IMAGES)])
     return archive
+
+
+def _checked(value, spec):
+    """`value` as a batch, once the graph has checked its rank and channels against `spec`."""
+    shape = tf.shape(value)
+    rank = spec.shape.rank
+    fits = tf.logical_and(tf.equal(tf.size(shape), rank), tf.equal(shape[-1], 3))
+    expected = "[N, H, W, 3]" if rank == 4 else "[H, W, 3] (one image; batches: upscale_batch)"
+    check = tf.debugging.Assert(fits, [f"`{spec.name}` must be uint8 {expected}, got shape", shape])
+    with tf.control_dependencies([check]):
+        value = tf.identity(value)
+    value.set_shape(spec.shape)  # what the layers are built for
+    return value if rank == 4 else value[None]
 
 
 def metadata(network, name, scale, float_model):
@@ -64,10 +105,7 @@ def metadata(network, name, scale, float_model):
         "scale": int(scale),
         "receptive_radius": receptive_radius(float_model),
         "network": network.name,
-        "signatures": {
-            "serving_default": "uint8 [H, W, 3] -> uint8 [s*H, s*W, 3]",
-            "upscale_float": "uint8 [H, W, 3] -> float32 [s*H, s*W, 3], 0..255 before rounding",
-        },
+        "signatures": dict(SIGNATURES),
     }
 
 
@@ -115,7 +153,7 @@ def _export(network, name, scale, output_dir, tflite, check):
     try:
         write_saved_model(network, name, scale, temp)
         if tflite:
-            export_tflite(temp, os.path.join(temp, TFLITE_FILE))
+            export_tflite(network, name, scale, os.path.join(temp, TFLITE_FILE))
         if check:
             lines = [line.replace(temp, output_dir) for line in check_export(network, name, scale, temp)]
         replace_directory(temp, output_dir)
@@ -128,16 +166,20 @@ def _export(network, name, scale, output_dir, tflite, check):
 # --------------------------------------------------------------------------------------- TFLite
 
 
-def convert_tflite(saved_model_dir):
-    """TFLite flatbuffer bytes of an sr_tf SavedModel (both signatures, builtin ops only)."""
-    converter = tf.lite.TFLiteConverter.from_saved_model(
-        os.fspath(saved_model_dir), signature_keys=["serving_default", "upscale_float"]
-    )
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+def convert_tflite(network, name, scale):
+    """TFLite flatbuffer bytes of the x`scale` inference model (the single-image signatures,
+    fixed [H, W, 3] shapes, builtin ops only), converted through a temporary SavedModel."""
+    float_model = models.build_inference_model(network, name, scale, quantize=False)
+    folder = temporary_sibling(os.path.join(tempfile.gettempdir(), "sr_tf_tflite"))
     try:
+        _archive(float_model, tflite=True).write_out(folder, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=list(TFLITE_SIGNATURES))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         return converter.convert()
     except Exception as error:  # the converter raises its own ConverterError
-        raise ExportError(f"TFLite conversion of {saved_model_dir} failed: {error}") from error
+        raise ExportError(f"TFLite conversion of {name} x{scale} failed: {error}") from error
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def tflite_ops(content):
@@ -146,12 +188,12 @@ def tflite_ops(content):
     return {op["op_name"] for op in interpreter._get_ops_details()}  # no public API lists them
 
 
-def export_tflite(saved_model_dir, tflite_path):
-    """Converts `saved_model_dir` to `tflite_path` (atomically); fails on Flex / custom ops."""
-    content = convert_tflite(saved_model_dir)
+def export_tflite(network, name, scale, tflite_path):
+    """Writes the x`scale` TFLite model to `tflite_path` (atomically); fails on Flex / custom ops."""
+    content = convert_tflite(network, name, scale)
     bad = sorted(op for op in tflite_ops(content) if op.startswith("Flex") or op == "CUSTOM")
     if bad:
-        raise ExportError(f"TFLite model of {saved_model_dir} needs non-builtin ops: {bad}")
+        raise ExportError(f"TFLite model of {name} x{scale} needs non-builtin ops: {bad}")
     temp = temporary_sibling(tflite_path)
     try:
         with open(temp, "wb") as f:
@@ -221,6 +263,10 @@ def check_export(network, name, scale, folder, image=None):
     float_ref = np.asarray(float_model(image[None])[0], np.float64)
     uint8_ref = quantize(float_ref.astype(np.float32))
     loaded = tf.saved_model.load(folder)
+    batch = loaded.signatures["upscale_batch"](images=tf.constant(np.stack([image, image[::-1]])))["images"].numpy()
+    if not (np.array_equal(batch[0], uint8_ref) and np.array_equal(batch[1][::-1], quantize(
+            np.asarray(float_model(image[None, ::-1])[0])[::-1]))):
+        raise ExportError(f"SavedModel {folder}: upscale_batch does NOT give the images one at a time")
     lines = [compare(
         f"SavedModel {folder}",
         loaded.signatures["serving_default"](image=tf.constant(image))["image"].numpy(),

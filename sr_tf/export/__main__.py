@@ -7,18 +7,20 @@ An MDSR network gives one SavedModel per scale in <dir>/x<s> unless --scale pick
 """
 import os
 
-from absl import app, flags
+from absl import flags
 
-from sr_tf.cli import command_main
+from sr_tf import cli
 
+COMMAND = cli.Command("sr_tf.export", __doc__, required=("run", "output"),
+                      groups={"run": "model", "model": "model", "scale": "model", "output": "run", "tflite": "run"})
+FLAGS = COMMAND.flags
 flags.DEFINE_string("run", None, "A training run directory (latest checkpoint), a .keras training network or "
-                    "pretrained:<name>.")
-flags.DEFINE_alias("model", "run")
-flags.DEFINE_string("output", None, "The SavedModel folder to write (an earlier sr_tf export there is replaced).")
-flags.DEFINE_bool("tflite", False, "Also write <output>/model.tflite (builtin ops only).")
-flags.DEFINE_integer("scale", None, "The scale to export (MDSR; default all, in <output>/x<s>).")
-
-FLAGS = flags.FLAGS
+                    "pretrained:<name>.", flag_values=FLAGS)
+flags.DEFINE_alias("model", "run", flag_values=FLAGS)
+flags.DEFINE_string("output", None, "The SavedModel folder to write (an earlier sr_tf export there is replaced).",
+                    flag_values=FLAGS)
+flags.DEFINE_bool("tflite", False, "Also write <output>/model.tflite (builtin ops only).", flag_values=FLAGS)
+flags.DEFINE_integer("scale", None, "The scale to export (MDSR; default all, in <output>/x<s>).", flag_values=FLAGS)
 
 
 def export_command(run, output, tflite=False, scale=None):
@@ -40,17 +42,9 @@ def export_command(run, output, tflite=False, scale=None):
             print(f"  {line}")
 
 
-def command():
-    export_command(FLAGS.run, FLAGS.output, FLAGS.tflite, FLAGS.scale)
-
-
-main = command_main(command)
-
-
-def run():
-    flags.mark_flags_as_required(["run", "output"])
-    app.run(main)
+def main(argv=None):
+    return COMMAND.main(lambda values: export_command(values.run, values.output, values.tflite, values.scale), argv)
 
 
 if __name__ == "__main__":
-    run()
+    cli.run_main(main)

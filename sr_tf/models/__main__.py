@@ -1,9 +1,10 @@
 """`python -m sr_tf.models`: prints the model zoo, each model and scale with its parameter count."""
-from absl import app
+from sr_tf import cli
+
+COMMAND = cli.Command("sr_tf.models", __doc__)
 
 
-def main(argv):
-    del argv
+def models_command(values=COMMAND.flags):
     from sr_tf.models import zoo_table
 
     print(f"{'model':<15} {'scale':<10} {'parameters':>12}")
@@ -27,9 +28,9 @@ def pretrained_table():
     return "\n".join(lines)
 
 
-def run():
-    app.run(main)
+def main(argv=None):
+    return COMMAND.main(models_command, argv)
 
 
 if __name__ == "__main__":
-    run()
+    cli.run_main(main)

@@ -182,6 +182,12 @@ def flag_fields():
     return [field for field in dataclasses.fields(TrainConfig) if "help" in field.metadata]
 
 
+def flag_groups():
+    """{flag: group} for --help: each field's group; the model options under 'model'."""
+    groups = {field.name: field.metadata["group"] for field in flag_fields()}
+    return {**groups, **{option: "model" for option in option_flags()}}
+
+
 def option_flags():
     """{option: (default kind, help)} of every model option of every model (the union of the specs)."""
     options = {}

@@ -115,11 +115,15 @@ class Trainer:
         # One process per run directory (per worker folder in a multi-worker run).
         self.lock = runs.RunLock(self.save_dir).acquire()
         try:
-            runs.remove_partial_checkpoints(self.save_dir / runs.CHECKPOINT_DIR)
-            runs.prepare_run_dir(self.run_dir, config, write=self.chief)
-        except BaseException:
+            self._start(config, initial_rate)
+        except BaseException:  # released here, not when the garbage collector gets to it
             self.lock.release()
             raise
+
+    def _start(self, config, initial_rate):
+        """What needs the run directory's lock: checkpoints, network, optimizer, input, writers."""
+        runs.remove_partial_checkpoints(self.save_dir / runs.CHECKPOINT_DIR)
+        runs.prepare_run_dir(self.run_dir, config, write=self.chief)
         with self.strategy.scope():
             self.network = models.from_description(config.description)
             self.optimizer = recipes.make_optimizer(config.recipe_values, initial_rate, config.mixed_precision)
