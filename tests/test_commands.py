@@ -84,3 +84,13 @@ def test_real_errors_still_reach_the_console():
               "os.write(2, b'failed call to cuInit: x\\nreal problem\\n'); print('partial', end='', file=sys.stderr)")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.stderr == "real problem\npartial"
+
+
+def test_console_scripts_run_the_commands():
+    from importlib import metadata
+
+    scripts = {ep.name: ep for ep in metadata.entry_points(group="console_scripts") if ep.value.startswith("sr_tf.")}
+    assert set(scripts) == {f"sr-tf-{name}" for name in
+                            ("train", "evaluate", "upscale", "export", "figure", "models", "convert")}
+    for name, entry in scripts.items():
+        assert callable(entry.load()), name
