@@ -6,6 +6,7 @@ tests do) and has `main(argv=None) -> exit status`. Usage errors print the reaso
 to --help (status 2); a ValueError from the work (ModelError, DatasetError, ImageError, RunError,
 ExportError: their messages name the input) prints one line (status 1).
 """
+import importlib.util
 import logging as python_logging
 import os
 import sys
@@ -22,10 +23,20 @@ OTHER_GROUP = "flags"
 class _LibraryInfoFilter(python_logging.Filter):
     """Drops INFO (and DEBUG) records logged by TensorFlow's, Keras' or TensorBoard's own code."""
 
-    LIBRARIES = tuple(os.sep + name + os.sep for name in ("tensorflow", "keras", "tf_keras", "tensorboard"))
+    LIBRARIES = ("tensorflow", "keras", "tf_keras", "tensorboard")
+
+    def __init__(self):
+        super().__init__()
+        self.roots = None  # the libraries' folders, found (not imported) at the first record
 
     def filter(self, record):
-        return record.levelno >= python_logging.WARNING or not any(part in record.pathname for part in self.LIBRARIES)
+        if record.levelno >= python_logging.WARNING:
+            return True
+        if self.roots is None:
+            specs = [importlib.util.find_spec(name) for name in self.LIBRARIES]
+            self.roots = tuple(os.path.join(folder, "") for spec in specs if spec and spec.submodule_search_locations
+                               for folder in spec.submodule_search_locations)
+        return not record.pathname.startswith(self.roots)
 
 
 LIBRARY_INFO_FILTER = _LibraryInfoFilter()
