@@ -145,7 +145,7 @@ def run(module_name):
     from sr_tf.core import console
 
     console.drop_tensorflow_noise()
-    sys.exit(importlib.import_module(module_name).main())
+    run_main(importlib.import_module(module_name).main)
 
 
 # The console scripts (setup.py), one per command.
