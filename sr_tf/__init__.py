@@ -9,8 +9,10 @@ __version__ = "0.1.0"
 
 # `python -m <command>` imports this package (and the command's package, which may load
 # TensorFlow) before the command's own code runs: the console filter goes in here, first.
-COMMAND_MODULES = ("sr_tf.train", "sr_tf.evaluate", "sr_tf.upscale", "sr_tf.figure", "sr_tf.export",
-                   "sr_tf.convert", "sr_tf.models")
+# The commands, by console-script name (`sr-tf-<name>`) and `python -m` module: the one list.
+COMMANDS = {"train": "sr_tf.train", "evaluate": "sr_tf.evaluate", "upscale": "sr_tf.upscale",
+            "figure": "sr_tf.figure", "export": "sr_tf.export", "convert": "sr_tf.convert", "models": "sr_tf.models"}
+COMMAND_MODULES = tuple(COMMANDS.values())
 
 
 def _running_a_command():

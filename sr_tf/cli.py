@@ -6,6 +6,8 @@ tests do) and has `main(argv=None) -> exit status`. Usage errors print the reaso
 to --help (status 2); a ValueError from the work (ModelError, DatasetError, ImageError, RunError,
 ExportError: their messages name the input) prints one line (status 1).
 """
+import functools
+import importlib
 import importlib.util
 import logging as python_logging
 import os
@@ -13,6 +15,8 @@ import sys
 import textwrap
 
 from absl import flags, logging
+
+from sr_tf import COMMANDS
 
 USAGE_EXIT = 2
 ERROR_EXIT = 1
@@ -40,6 +44,22 @@ class _LibraryInfoFilter(python_logging.Filter):
 
 
 LIBRARY_INFO_FILTER = _LibraryInfoFilter()
+
+
+def configure_logging(given, default=logging.WARNING):
+    """absl logging at the level `given` (--verbosity) or else `default`; TensorFlow's, Keras' and
+    TensorBoard's own INFO lines (SavedModel writing, tracing, checkpoint timing) only when a level
+    is given, sr_tf's INFO lines (training progress) whenever the level shows them."""
+    flags.FLAGS.mark_as_parsed()  # absl's own logging flags keep their defaults
+    logging.use_absl_handler()
+    logging.set_verbosity(default if given is None else given)
+    python_logging.getLogger("tensorflow").setLevel(python_logging.WARNING if given is None else
+                                                    logging.ABSL_TO_STANDARD.get(given, python_logging.INFO))
+    handler = logging.get_absl_handler()
+    if given is None:
+        handler.addFilter(LIBRARY_INFO_FILTER)
+    else:
+        handler.removeFilter(LIBRARY_INFO_FILTER)
 
 
 class UsageError(Exception):
@@ -95,19 +115,7 @@ class Command:
         return USAGE_EXIT
 
     def _configure_logging(self):
-        given = self.flags["verbosity"].value
-        flags.FLAGS.mark_as_parsed()  # absl's own logging flags keep their defaults
-        logging.use_absl_handler()
-        logging.set_verbosity(self.verbosity if given is None else given)
-        # TensorFlow's and Keras' INFO lines (SavedModel writing, tracing, checkpoint timing) only
-        # when asked for with --verbosity; sr_tf's own INFO lines (training progress) always.
-        python_logging.getLogger("tensorflow").setLevel(python_logging.WARNING if given is None else
-                                                        logging.ABSL_TO_STANDARD.get(given, python_logging.INFO))
-        handler = logging.get_absl_handler()
-        if given is None:
-            handler.addFilter(LIBRARY_INFO_FILTER)
-        else:
-            handler.removeFilter(LIBRARY_INFO_FILTER)
+        configure_logging(self.flags["verbosity"].value, self.verbosity)
 
     def help_text(self):
         """The module's docstring, then every flag under its group, then the epilog."""
@@ -135,43 +143,32 @@ def run_main(main):
     from sr_tf.core import console
 
     console.drop_tensorflow_noise()
-    sys.exit(main())
+    try:
+        status = main()
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (`... --help | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = ERROR_EXIT
+    sys.exit(status)
+
+
+def main_module(module_name):
+    """The module that `python -m module_name` runs: the module, or a package's __main__."""
+    spec = importlib.util.find_spec(module_name)
+    return f"{module_name}.__main__" if spec.submodule_search_locations is not None else module_name
 
 
 def run(module_name):
     """A console script: the noise filter goes in before the command module (and TensorFlow) loads."""
-    import importlib
-
     from sr_tf.core import console
 
     console.drop_tensorflow_noise()
-    run_main(importlib.import_module(module_name).main)
+    run_main(importlib.import_module(main_module(module_name)).main)
 
 
-# The console scripts (setup.py), one per command.
-def train_script():
-    run("sr_tf.train")
-
-
-def evaluate_script():
-    run("sr_tf.evaluate")
-
-
-def upscale_script():
-    run("sr_tf.upscale")
-
-
-def export_script():
-    run("sr_tf.export.__main__")
-
-
-def figure_script():
-    run("sr_tf.figure")
-
-
-def models_script():
-    run("sr_tf.models.__main__")
-
-
-def convert_script():
-    run("sr_tf.convert.__main__")
+def __getattr__(name):
+    """`sr_tf.cli:<command>_script`, the console scripts of setup.py, one per sr_tf.COMMANDS entry."""
+    command = name[:-len("_script")] if name.endswith("_script") else None
+    if command not in COMMANDS:
+        raise AttributeError(f"module 'sr_tf.cli' has no attribute {name!r}")
+    return functools.partial(run, COMMANDS[command])

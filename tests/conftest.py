@@ -9,6 +9,9 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from sr_tf.data.images import write_png  # noqa: E402
+from sr_tf.data.imresize import imresize  # noqa: E402
+
 # MirroredStrategy tests need several devices; on a CPU-only machine split the CPU into logical
 # devices. This must happen before TF runs its first op, hence at import time here.
 CPU_REPLICAS = 2
@@ -86,3 +89,22 @@ def assert_quiet():
         noisy = [line for line in stderr.splitlines() if re.search(NOISY_LINE, line)]
         assert not noisy, "\n".join(noisy)
     return check
+
+
+def random_image(height, width, seed):
+    """A uint8 [H, W, 3] gradient with noise: some structure for the networks, fixed by seed."""
+    y, x = np.mgrid[0:height, 0:width]
+    smooth = np.stack([x * 4, y * 4, (x + y) * 2], axis=-1) % 256
+    noise = np.random.default_rng(seed).integers(0, 40, (height, width, 3))
+    return np.clip(smooth + noise, 0, 255).astype(np.uint8)
+
+
+def make_benchmark(root, set_name="Tiny", scales=(2,), sizes=((30, 37), (25, 24))):
+    """<root>/<Set>/HR/*.png and LR_bicubic/X<s>/<name>x<s>.png (LR made with the MATLAB-exact imresize)."""
+    for i, (h, w) in enumerate(sizes):
+        hr = random_image(h, w, i)
+        write_png(root / set_name / "HR" / f"img{i}.png", hr)
+        for s in scales:
+            lr = imresize(hr[: h - h % s, : w - w % s], 1 / s)
+            write_png(root / set_name / "LR_bicubic" / f"X{s}" / f"img{i}x{s}.png", lr)
+    return root

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+import sr_tf
 from sr_tf import evaluate, figure, upscale
 from sr_tf.convert import __main__ as convert_main
 from sr_tf.core import console
@@ -90,7 +91,6 @@ def test_console_scripts_run_the_commands():
     from importlib import metadata
 
     scripts = {ep.name: ep for ep in metadata.entry_points(group="console_scripts") if ep.value.startswith("sr_tf.")}
-    assert set(scripts) == {f"sr-tf-{name}" for name in
-                            ("train", "evaluate", "upscale", "export", "figure", "models", "convert")}
+    assert set(scripts) == {f"sr-tf-{name}" for name in sr_tf.COMMANDS}
     for name, entry in scripts.items():
         assert callable(entry.load()), name

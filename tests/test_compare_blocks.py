@@ -1,4 +1,5 @@
 """tools/compare_blocks.py: a smoke run with tiny networks and a seconds-long budget, read back."""
+import importlib.util
 import json
 import os
 import pathlib
@@ -6,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from absl import app, flags
 from PIL import Image
 
 pytestmark = pytest.mark.slow  # every test here trains a network or starts a process
@@ -23,9 +25,31 @@ def photo_folder(make_photo_folder):
 
 
 def run_tool(args):
+    """The tool as users run it, in its own process."""
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.run([sys.executable, str(TOOL), *args], capture_output=True, text=True, cwd=REPO,
                           env=environment, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def tool():
+    """The tool's module, loaded once (its flags live on absl's global FLAGS)."""
+    if "compare_blocks_tool" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("compare_blocks_tool", TOOL)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules["compare_blocks_tool"] = module
+    return sys.modules["compare_blocks_tool"]
+
+
+@pytest.fixture
+def tool_flags(tool):
+    """Parses the tool's flags in this process; unparsed again afterwards."""
+    def parse(args):
+        flags.FLAGS(["compare_blocks.py", *args])
+        return tool
+    yield parse
+    flags.FLAGS.unparse_flags()
 
 
 def hparams_dashboard(logdir):
@@ -49,7 +73,7 @@ def hparams_dashboard(logdir):
     }
 
 
-def test_four_blocks_train_for_the_same_budget_and_are_compared(tmp_path, photo_folder):
+def test_four_blocks_train_for_the_same_budget_and_are_compared(tmp_path, photo_folder, tool_flags, capsys):
     logdir = tmp_path / "blocks"
     result = run_tool(["--budget_minutes=0.03", f"--logdir={logdir}", f"--train_data=folder:{photo_folder}", *TINY])
     assert result.returncode == 0, result.stderr[-3000:]
@@ -83,10 +107,11 @@ def test_four_blocks_train_for_the_same_budget_and_are_compared(tmp_path, photo_
         assert metrics["psnr_x2"] == pytest.approx(results[block]["psnr"]["x2"], abs=1e-4)  # the final validation
         assert metrics["psnr_gain_x2"] == pytest.approx(row["psnr"] - row["bicubic_psnr"], abs=1e-4)
 
-    # Run again: the finished runs are reused, not retrained, and the dashboard still has one row each.
-    again = run_tool(["--budget_minutes=0.03", f"--logdir={logdir}", f"--train_data=folder:{photo_folder}", *TINY])
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert again.stdout.count("reusing the finished run") == 4
+    # Run again (in this process): the finished runs are reused, not retrained, and the dashboard
+    # still has one row each.
+    tool = tool_flags(["--budget_minutes=0.03", f"--logdir={logdir}", f"--train_data=folder:{photo_folder}", *TINY])
+    tool.main(["compare_blocks.py"])
+    assert capsys.readouterr().out.count("reusing the finished run") == 4
     assert json.loads((logdir / "comparison.json").read_text())["reused_runs"] == list(BLOCKS)
     assert {b: json.loads((logdir / b / "results.json").read_text()) for b in BLOCKS} == results
     assert sorted(hparams_dashboard(logdir)) == sorted(BLOCKS)
@@ -98,7 +123,8 @@ def test_four_blocks_train_for_the_same_budget_and_are_compared(tmp_path, photo_
     (["--models=mdsr"], "mdsr"),
     (["--validate_every=7"], "--log_every"),
 ])
-def test_bad_flags_fail_at_once_naming_them(tmp_path, args, message):
-    result = run_tool(["--budget_minutes=1", f"--logdir={tmp_path / 'never'}", *args])
-    assert result.returncode != 0 and message in result.stderr
+def test_bad_flags_fail_at_once_naming_them(tmp_path, tool_flags, args, message):
+    tool = tool_flags(["--budget_minutes=1", f"--logdir={tmp_path / 'never'}", *args])
+    with pytest.raises(app.UsageError, match=message):
+        tool.main(["compare_blocks.py"])
     assert not (tmp_path / "never").exists()

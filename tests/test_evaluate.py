@@ -15,27 +15,9 @@ from sr_tf.data.imresize import imresize
 from sr_tf.evaluation import metrics, scoring
 from sr_tf.inference.predictor import ModelError, bicubic_predictor, load_predictor
 from sr_tf.training import runs
-from conftest import TINY_BTSRN, TINY_EDSR
+from conftest import TINY_BTSRN, TINY_EDSR, make_benchmark, random_image
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def random_image(height, width, seed):
-    y, x = np.mgrid[0:height, 0:width]
-    smooth = np.stack([x * 4, y * 4, (x + y) * 2], axis=-1) % 256
-    noise = np.random.default_rng(seed).integers(0, 40, (height, width, 3))
-    return np.clip(smooth + noise, 0, 255).astype(np.uint8)
-
-
-def make_benchmark(root, set_name="Tiny", scales=(2,), sizes=((30, 37), (25, 24))):
-    """<root>/<Set>/HR/*.png and LR_bicubic/X<s>/<name>x<s>.png (LR made with the MATLAB-exact imresize)."""
-    for i, (h, w) in enumerate(sizes):
-        hr = random_image(h, w, i)
-        write_png(root / set_name / "HR" / f"img{i}.png", hr)
-        for s in scales:
-            lr = imresize(hr[: h - h % s, : w - w % s], 1 / s)
-            write_png(root / set_name / "LR_bicubic" / f"X{s}" / f"img{i}x{s}.png", lr)
-    return root
 
 
 def make_run(run_dir, scale):

@@ -1,15 +1,19 @@
 """The package's imports go one way, down the pipeline, with no circle (imports inside functions
 count too): core -> models -> data -> evaluation -> training -> inference -> export -> convert -> commands.
 
-Run alone with `python -m pytest tests/test_import_layers.py -q`; it reads the source, imports nothing.
+Run alone with `python -m pytest tests/test_import_layers.py -q`; it reads the source and imports
+only `sr_tf` itself (no TensorFlow).
 """
 import ast
+import functools
 import pathlib
+
+import sr_tf
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "sr_tf"
 LAYERS = ["core", "models", "data", "evaluation", "training", "inference", "export", "convert", "commands"]
-COMMANDS = {"sr_tf.train", "sr_tf.evaluate", "sr_tf.upscale", "sr_tf.figure", "sr_tf.cli", "sr_tf.cli_flags",
-            "sr_tf.export.__main__", "sr_tf.models.__main__", "sr_tf.convert.command", "sr_tf.convert.__main__"}
+# Besides what `python -m` runs for each of sr_tf.COMMANDS: the commands' shared code and convert's work.
+COMMAND_HELPERS = {"sr_tf.cli", "sr_tf.cli_flags", "sr_tf.convert.command"}
 
 
 def modules():
@@ -41,8 +45,15 @@ def imported(path, name, known):
     return {t for t in targets if t != name and t in known}
 
 
+@functools.cache
+def command_modules():
+    """What `python -m` runs for each command (a package's __main__), and the helpers."""
+    known = modules()
+    return {f"{name}.__main__" if f"{name}.__main__" in known else name for name in sr_tf.COMMAND_MODULES} | COMMAND_HELPERS
+
+
 def layer(name):
-    if name in COMMANDS:
+    if name in command_modules():
         return "commands"
     parts = name.split(".")
     if len(parts) == 1:

@@ -1,6 +1,10 @@
 """Pretrained networks: the registry, sha256 checks, and `pretrained:<name>` wherever a model is named."""
 import dataclasses
+import importlib.util
+import json
+import pathlib
 
+import h5py
 import numpy as np
 import pytest
 
@@ -9,7 +13,9 @@ from sr_tf.inference.predictor import ModelError, load_predictor, load_training_
 from sr_tf.models import pretrained_registry as registry
 from sr_tf.training import runs
 from sr_tf.training.trainer import warm_start
-from conftest import TINY_BTSRN
+from conftest import TINY_BTSRN, make_benchmark
+
+SHIP_TOOL = pathlib.Path(__file__).resolve().parents[1] / "tools" / "ship_pretrained.py"
 
 
 
@@ -86,3 +92,38 @@ def test_shipped_btsrn_x2_beats_bicubic_on_set5_by_2_5_db(benchmark_dir):
     gain = network_scores["Set5"]["x2"]["psnr"] - bicubic_scores["Set5"]["x2"]["psnr"]
     assert gain >= 2.5
     assert network_scores["Set5"]["x2"]["psnr"] == pytest.approx(registry.entry("btsrn_x2").set5_psnr, abs=1e-3)
+
+
+@pytest.fixture(scope="module")
+def ship_tool():
+    spec = importlib.util.spec_from_file_location("ship_pretrained_tool", SHIP_TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("max_loss, storage", [(1.0, "float16"), (-1.0, "float32")])
+def test_shipping_stores_the_scored_weights_and_their_entry(tmp_path, ship_tool, max_loss, storage):
+    network = models.build_model("btsrn", 2, **TINY_BTSRN)
+    network.save(tmp_path / "tiny.keras")
+    bench = tmp_path / "bench"
+    for name in ("Set5", "Set14"):
+        make_benchmark(bench, set_name=name, sizes=((20, 22),))
+    weights_dir = tmp_path / "weights"
+    entry = ship_tool.ship(str(tmp_path / "tiny.keras"), "tiny_x2", str(bench), "a test", max_loss, weights_dir)
+
+    path = weights_dir / "tiny_x2.weights.h5"
+    assert json.loads((weights_dir / registry.REGISTRY_FILE).read_text()) == {"tiny_x2": entry}
+    assert entry["sha256"] == registry.sha256_of(path) and entry["storage"] == storage
+    assert (entry["model"], entry["scale"], entry["options"]) == ("btsrn", 2, TINY_BTSRN)
+    with h5py.File(path) as stored:
+        dtypes = set()
+        stored.visititems(lambda name, item: dtypes.add(item.dtype) if isinstance(item, h5py.Dataset) else None)
+    assert dtypes == {np.dtype(storage)}
+    shipped = ship_tool.load_weights_file(models.describe(network), path)
+    for a, b in zip(shipped.weights, network.weights):  # float16 storage: the same weights, rounded
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-4)
+    # The entry's scores are the stored file's own scores.
+    assert entry["set5_psnr"] == round(ship_tool.scores(shipped, str(bench))["Set5"]["psnr"], 3)
+    assert sorted(p.name for p in weights_dir.iterdir()) == [registry.REGISTRY_FILE, path.name]  # no leftovers
+

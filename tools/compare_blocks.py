@@ -29,7 +29,6 @@ its run directory to train it again.
 import dataclasses
 import datetime
 import json
-import logging as python_logging
 import os
 import pathlib
 import shlex
@@ -38,8 +37,9 @@ import statistics
 import subprocess
 import sys
 
-from absl import app, flags, logging
+from absl import app, flags
 
+from sr_tf import cli
 from sr_tf.training import config as training_config
 
 BLOCKS = ("pconv", "pixelcnn", "gated", "gated_pp")
@@ -436,9 +436,7 @@ def main(argv):
         comparison = comparison_from_flags()
     except ValueError as error:
         raise app.UsageError(str(error))
-    if not FLAGS["verbosity"].present:  # TensorFlow's INFO lines only when asked for
-        logging.set_verbosity(logging.WARNING)
-        python_logging.getLogger("tensorflow").setLevel(python_logging.WARNING)
+    cli.configure_logging(FLAGS.verbosity if FLAGS["verbosity"].present else None)
     try:
         _, table = run_comparison(comparison, "python " + shlex.join(sys.argv))
     except (ValueError, RuntimeError) as error:  # bad data or recipe flags, a failed training run

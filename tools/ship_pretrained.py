@@ -1,4 +1,4 @@
-"""Ship a trained network as a pretrained one: weights into the package, scores into the registry.
+r"""Ship a trained network as a pretrained one: weights into the package, scores into the registry.
 
     python tools/ship_pretrained.py --run=runs/btsrn_x2 --name=btsrn_x2 \
         --benchmark_dir=../shared/data/benchmark --trained="291 images, budget recipe, 60 CPU-min"
@@ -13,16 +13,23 @@ import json
 import os
 import pathlib
 
-from absl import app, flags
+from absl import flags
 
+from sr_tf import cli
 from sr_tf.core.files import temporary_sibling
 
-flags.DEFINE_string("run", None, "The training run directory (latest checkpoint) or .keras network to ship.")
-flags.DEFINE_string("name", None, "The pretrained name, e.g. btsrn_x2 (used as pretrained:<name>).")
-flags.DEFINE_string("benchmark_dir", None, "Folder of Set5 and Set14 (<Set>/HR, <Set>/LR_bicubic/X<s>).")
-flags.DEFINE_string("trained", "", "One line on how it was trained (data, recipe, steps, CPU-minutes).")
-flags.DEFINE_float("max_float16_loss", 0.01, "Largest PSNR change (dB) that float16 storage may cause.")
-FLAGS = flags.FLAGS
+COMMAND = cli.Command("ship_pretrained", __doc__, required=("run", "name", "benchmark_dir"))
+FLAGS = COMMAND.flags
+flags.DEFINE_string("run", None, "The training run directory (latest checkpoint) or .keras network to ship.",
+                    flag_values=FLAGS)
+flags.DEFINE_string("name", None, "The pretrained name, e.g. btsrn_x2 (used as pretrained:<name>).",
+                    flag_values=FLAGS)
+flags.DEFINE_string("benchmark_dir", None, "Folder of Set5 and Set14 (<Set>/HR, <Set>/LR_bicubic/X<s>).",
+                    flag_values=FLAGS)
+flags.DEFINE_string("trained", "", "One line on how it was trained (data, recipe, steps, CPU-minutes).",
+                    flag_values=FLAGS)
+flags.DEFINE_float("max_float16_loss", 0.01, "Largest PSNR change (dB) that float16 storage may cause.",
+                   flag_values=FLAGS)
 
 WEIGHTS_DIR = pathlib.Path(__file__).resolve().parents[1] / "sr_tf" / "models" / "weights"
 SETS = ("Set5", "Set14")
@@ -37,18 +44,6 @@ def scores(network, benchmark_dir):
     scale = models.scales_of(network)[0]
     results, _ = scoring.evaluate_all(network_predictor(network), benchmark_dir, list(SETS), [scale])
     return {name: results[name][f"x{scale}"] for name in SETS}
-
-
-def float16_copy(network):
-    """The same network with every weight rounded to float16 (and back to float32)."""
-    import numpy as np
-
-    from sr_tf import models
-
-    copy = models.from_description(models.describe(network))
-    for target, source in zip(copy.weights, network.weights):
-        target.assign(np.asarray(source.numpy(), np.float16).astype(np.float32))
-    return copy
 
 
 def save_weights(network, path, float16):
@@ -66,6 +61,15 @@ def save_weights(network, path, float16):
         for leftover in (saved, compact):
             if os.path.exists(leftover):
                 os.remove(leftover)
+
+
+def load_weights_file(description, path):
+    """A fresh network of `description` with the weights of `path`."""
+    from sr_tf import models
+
+    network = models.from_description(description)
+    network.load_weights(path)
+    return network
 
 
 def float16_weights_file(source_path, target_path):
@@ -88,8 +92,8 @@ def float16_weights_file(source_path, target_path):
         source.visititems(copy)
 
 
-def ship(run, name, benchmark_dir, trained, max_float16_loss=0.01):
-    """Ships `run` as `name`; returns the registry entry."""
+def ship(run, name, benchmark_dir, trained, max_float16_loss=0.01, weights_dir=WEIGHTS_DIR):
+    """Ships `run` as `name` into `weights_dir` (the package's by default); returns the registry entry."""
     import numpy as np
 
     from sr_tf import models
@@ -99,18 +103,32 @@ def ship(run, name, benchmark_dir, trained, max_float16_loss=0.01):
 
     network = runs.open_network(run)
     description = models.describe(network)
-    full, half = scores(network, benchmark_dir), scores(float16_copy(network), benchmark_dir)
-    loss = max(abs(full[s]["psnr"] - half[s]["psnr"]) for s in SETS)
-    float16 = loss <= max_float16_loss
-    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = WEIGHTS_DIR / f"{name}.weights.h5"
-    save_weights(network, path, float16)
-    stored = float16_copy(network) if float16 else network
-    shipped = models.from_description(description)
-    shipped.load_weights(path)
-    if not all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(shipped.weights, stored.weights)):
-        raise RuntimeError(f"{path} does not load back the weights it was written with")
+    weights_dir = pathlib.Path(weights_dir)
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    path = weights_dir / f"{name}.weights.h5"
+    full = scores(network, benchmark_dir)
+    # Score the float16 file as written; it ships only if it scores like the float32 network.
+    candidate = pathlib.Path(temporary_sibling(path) + ".weights.h5")
+    try:
+        save_weights(network, candidate, float16=True)
+        half = scores(load_weights_file(description, candidate), benchmark_dir)
+        loss = max(abs(full[s]["psnr"] - half[s]["psnr"]) for s in SETS)
+        float16 = loss <= max_float16_loss
+        if float16:
+            os.replace(candidate, path)
+        else:
+            save_weights(network, path, float16=False)
+    finally:
+        if candidate.exists():
+            candidate.unlink()
     final = half if float16 else full  # the scores of exactly the stored weights
+    stored = load_weights_file(description, path)
+    for trained_weight, stored_weight in zip(network.weights, stored.weights):
+        expected = trained_weight.numpy()
+        if float16 and expected.dtype == np.float32:
+            expected = expected.astype(np.float16).astype(np.float32)
+        if not np.array_equal(stored_weight.numpy(), expected):
+            raise RuntimeError(f"{path} does not load back the weights it was written with ({stored_weight.path})")
     entry = {
         "model": description["model"], "scale": description["scales"][0], "file": path.name,
         "sha256": registry.sha256_of(path), "trained": trained,
@@ -119,20 +137,21 @@ def ship(run, name, benchmark_dir, trained, max_float16_loss=0.01):
         "storage": "float16" if float16 else "float32", "float16_psnr_change": round(loss, 4),
         "options": {k: v for k, v in description["options"].items() if models.model_defaults(description["model"])[k] != v},
     }
-    registry_path = WEIGHTS_DIR / registry.REGISTRY_FILE
+    registry_path = weights_dir / registry.REGISTRY_FILE
     table = json.loads(registry_path.read_text()) if registry_path.is_file() else {}
     table[name] = entry
     write_text_atomically(registry_path, json.dumps(table, indent=2, sort_keys=True) + "\n")
     return entry
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    entry = ship(FLAGS.run, FLAGS.name, FLAGS.benchmark_dir, FLAGS.trained, FLAGS.max_float16_loss)
+def command(values=FLAGS):
+    entry = ship(values.run, values.name, values.benchmark_dir, values.trained, values.max_float16_loss)
     print(json.dumps(entry, indent=2))
 
 
+def main(argv=None):
+    return COMMAND.main(command, argv)
+
+
 if __name__ == "__main__":
-    flags.mark_flags_as_required(["run", "name", "benchmark_dir"])
-    app.run(main)
+    cli.run_main(main)
