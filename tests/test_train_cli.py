@@ -191,6 +191,15 @@ def test_pretrained_configs_use_the_budget_recipe(config_file):
         assert config.warm_start == f"pretrained:{config.model}_x2" and config.max_minutes <= 90
 
 
+def test_every_shipped_network_has_the_config_that_made_it():
+    from sr_tf.models import pretrained_registry as registry
+
+    for name in registry.pretrained_names():
+        config = parse([f"--flagfile={REPO / 'configs' / 'pretrained' / f'{name}.cfg'}"])
+        entry = registry.entry(name)
+        assert (config.model, config.scales) == (entry.model, (entry.scale,)), name
+
+
 def test_a_bad_setting_prints_the_reason_alone_and_exits_2(tmp_path, capsys):
     argv = ["sr_tf.train", f"--flagfile={REPO / 'configs' / 'quickstart.cfg'}", "--model=edsr", f"--run_dir={tmp_path / 'r'}"]
     assert train_cli.main(argv) == 2
