@@ -1,15 +1,18 @@
-"""`python -m sr_tf.figure --model=M --hr=<image> --scale=s --crop=y,x,size [--crop=...] --output=fig.png`
+"""`python -m sr_tf.figure --model=M --hr=<image> --scale=s --crop=y,x,size [--crop=...] [--compare=M2]
+--output=fig.png`
 
 The EDSR paper's Fig. 5 style comparison for chosen crops of an HR image: bicubic,
-|bicubic - GT| summed over RGB, the model's SR, |SR - GT| and the ground truth. The LR input is
-made from the HR image with MATLAB-exact bicubic downscaling (or given with --lr).
+|bicubic - GT| summed over RGB, the model's SR, |SR - GT| (and the same two for every --compare
+model) and the ground truth. The LR input is made from the HR image with MATLAB-exact bicubic
+downscaling (or given with --lr).
 """
 from absl import flags
 
 from sr_tf import cli, cli_flags
 
 COMMAND = cli.Command("sr_tf.figure", __doc__, required=("model", "hr", "crop", "output"),
-                      groups={**cli_flags.GROUPS, "scale": "model", "hr": "data", "lr": "data", "crop": "data"})
+                      groups={**cli_flags.GROUPS, "scale": "model", "compare": "model", "hr": "data", "lr": "data",
+                              "crop": "data"})
 FLAGS = COMMAND.flags
 cli_flags.define_inference_flags(FLAGS)
 flags.DEFINE_string("hr", None, "The ground-truth (HR) image.", flag_values=FLAGS)
@@ -18,7 +21,9 @@ flags.DEFINE_integer("scale", None, "The scale (needed when the model has severa
                      flag_values=FLAGS)
 flags.DEFINE_multi_string("crop", None, "A crop y,x,size in HR pixels; repeat for more rows.", flag_values=FLAGS)
 flags.DEFINE_string("output", None, "The PNG file to write.", flag_values=FLAGS)
-flags.DEFINE_string("label", None, "The name shown for the SR panels (default: the model name).", flag_values=FLAGS)
+flags.DEFINE_string("label", None, "The name shown for --model's panels (default: the model name).", flag_values=FLAGS)
+flags.DEFINE_multi_string("compare", [], "Another model to show beside --model, same forms as --model; repeat for "
+                          "more.", flag_values=FLAGS)
 
 
 def figure_command(values=FLAGS):
@@ -30,9 +35,10 @@ def figure_command(values=FLAGS):
     crops = [parse_crop(c) for c in values.crop]
     predictor = load_predictor(values.model)
     scale = pick_scale(predictor, values.scale)
+    others = [load_predictor(spec) for spec in values.compare]
     hr = read_image(values.hr)
     lr = read_image(values.lr) if values.lr else None
-    path = make_figure(predictor, hr, scale, crops, values.output, lr, values.self_ensemble, values.label)
+    path = make_figure(predictor, hr, scale, crops, values.output, lr, values.self_ensemble, values.label, others)
     print(f"figure: {path}")
 
 

@@ -18,6 +18,18 @@ def test_figure_has_one_row_per_crop(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["fig.png"]
 
 
+def test_each_compared_model_adds_its_two_panels(tmp_path):
+    hr = np.random.default_rng(1).integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    crops = [figures.parse_crop("0,0,24")]
+    sizes = []
+    for compare in ((), (bicubic_predictor(), bicubic_predictor())):
+        path = figures.make_figure(bicubic_predictor(), hr, 2, crops, tmp_path / f"fig{len(compare)}.png",
+                                   compare=compare)
+        with Image.open(path) as image:
+            sizes.append(image.size)
+    assert sizes[1][1] == sizes[0][1] and sizes[1][0] == pytest.approx(sizes[0][0] * 9 / 5, abs=2)  # 5 -> 9 panels
+
+
 def test_error_map_sums_rgb():
     truth = np.zeros((2, 2, 3), np.uint8)
     image = np.full((2, 2, 3), 255, np.uint8)

@@ -1,11 +1,12 @@
 """Comparison figures in the style of the EDSR paper's Fig. 5: for each crop, bicubic,
-|bicubic - GT| summed over RGB, SR, |SR - GT| and the ground truth, side by side."""
+|bicubic - GT| summed over RGB, then SR and |SR - GT| of each model, and the ground truth, side
+by side."""
 import os
 import uuid
 
 import numpy as np
 
-PANELS = ("bicubic", "|bicubic - GT|", "SR", "|SR - GT|", "GT")
+PANELS = ("bicubic", "|bicubic - GT|", "SR", "|SR - GT|", "GT")  # with one model; each more adds two
 
 
 def parse_crop(text):
@@ -35,24 +36,29 @@ def crop_psnr(image, truth):
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
-def comparison_figure(bicubic, sr, truth, crops, sr_label="SR"):
-    """A matplotlib Figure: one row per crop (y, x, size), the five panels of PANELS.
+def comparison_figure(bicubic, results, truth, crops):
+    """A matplotlib Figure: one row per crop (y, x, size); bicubic and each of `results`
+    [(label, SR image)] with its error map, then the ground truth.
 
-    The two error maps of a row share one colour scale, so they can be compared directly.
+    The error maps of a row share one colour scale, so they can be compared directly.
     """
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(2.2 * len(PANELS), 2.4 * len(crops)), dpi=100, layout="constrained")
-    axes = figure.subplots(len(crops), len(PANELS), squeeze=False)
+    methods = [("bicubic", bicubic), *results]
+    columns = 2 * len(methods) + 1
+    figure = Figure(figsize=(2.2 * columns, 2.4 * len(crops)), dpi=100, layout="constrained")
+    axes = figure.subplots(len(crops), columns, squeeze=False)
     for row, (y, x, size) in zip(axes, crops):
         window = (slice(y, y + size), slice(x, x + size))
-        gt, bic, out = truth[window], bicubic[window], sr[window]
-        errors = error_map(bic, gt), error_map(out, gt)
+        gt = truth[window]
+        outputs = [(label, image[window]) for label, image in methods]
+        errors = [error_map(out, gt) for _, out in outputs]
         top = max(1, int(max(e.max() for e in errors)))
-        images = (bic, errors[0], out, errors[1], gt)
-        titles = (f"bicubic {crop_psnr(bic, gt):.2f} dB", PANELS[1], f"{sr_label} {crop_psnr(out, gt):.2f} dB",
-                  f"|{sr_label} - GT|", f"GT ({y},{x},{size})")
-        for axis, image, title in zip(row, images, titles):
+        panels = []
+        for (label, out), error in zip(outputs, errors):
+            panels += [(out, f"{label} {crop_psnr(out, gt):.2f} dB"), (error, f"|{label} - GT|")]
+        panels.append((gt, f"GT ({y},{x},{size})"))
+        for axis, (image, title) in zip(row, panels):
             if image.ndim == 2:
                 axis.imshow(image, cmap="inferno", vmin=0, vmax=top, interpolation="nearest")
             else:
@@ -77,9 +83,10 @@ def save_figure(figure, path):
     return path
 
 
-def make_figure(predictor, hr, scale, crops, output, lr=None, self_ensemble=False, sr_label=None):
+def make_figure(predictor, hr, scale, crops, output, lr=None, self_ensemble=False, sr_label=None, compare=()):
     """Fig. 5-style PNG at `output` for an HR image: LR made with MATLAB-exact bicubic from the
-    modcropped HR (or `lr` as given), upscaled by bicubic and by `predictor`."""
+    modcropped HR (or `lr` as given), upscaled by bicubic, by `predictor` (shown as `sr_label`,
+    default its name) and by each predictor of `compare` (shown by name)."""
     from sr_tf.data.pairs import make_lr
     from sr_tf.data.imresize import imresize
 
@@ -91,6 +98,6 @@ def make_figure(predictor, hr, scale, crops, output, lr=None, self_ensemble=Fals
     for crop in crops:
         check_crop(crop, truth.shape)
     bicubic = imresize(lr, scale)
-    sr = predictor.upscale(lr, scale, self_ensemble=self_ensemble)
-    label = sr_label or predictor.name
-    return save_figure(comparison_figure(bicubic, sr, truth, crops, label), output)
+    labelled = [(sr_label or predictor.name, predictor)] + [(other.name, other) for other in compare]
+    results = [(label, model.upscale(lr, scale, self_ensemble=self_ensemble)) for label, model in labelled]
+    return save_figure(comparison_figure(bicubic, results, truth, crops), output)
