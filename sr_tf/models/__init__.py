@@ -6,6 +6,7 @@ Names: `btsrn` (release `model_resnet_up`, options block/low_blocks/high_blocks/
 (defaults, value range, targets, inference head, recipes) is its spec (specs.py); every network
 carries its description (`describe(network)`).
 """
+import functools
 import math
 
 import keras
@@ -100,6 +101,7 @@ def build_inference_model(network, name=None, scale=None, quantize=True) -> kera
     return keras.Model(lr_uint8, sr, name=f"{single.name}_{suffix}")
 
 
+@functools.cache  # the same in every call; building the 43M-parameter EDSRs takes seconds
 def zoo_table():
     """(name, scale, trainable parameters) for every model of the zoo at its defaults."""
     rows = []
@@ -110,7 +112,7 @@ def zoo_table():
             model = build_model(name, scale)
             rows.append((name, scale, count_trainable(model)))
             keras.backend.clear_session()
-    return rows
+    return tuple(rows)
 
 
 def count_trainable(model):
