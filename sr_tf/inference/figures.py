@@ -6,8 +6,6 @@ import uuid
 
 import numpy as np
 
-PANELS = ("bicubic", "|bicubic - GT|", "SR", "|SR - GT|", "GT")  # with one model; each more adds two
-
 
 def parse_crop(text):
     """'y,x,size' (HR pixels) -> (y, x, size)."""
