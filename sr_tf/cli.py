@@ -159,11 +159,9 @@ def main_module(module_name):
 
 
 def run(module_name):
-    """A console script: the noise filter goes in before the command module (and TensorFlow) loads."""
-    from sr_tf.core import console
-
-    console.drop_tensorflow_noise()
-    run_main(importlib.import_module(main_module(module_name)).main)
+    """A console script: the command module (and TensorFlow) loads inside run_main, after the noise
+    filter went in."""
+    run_main(lambda: importlib.import_module(main_module(module_name)).main())
 
 
 def __getattr__(name):
