@@ -1,6 +1,8 @@
 """Test session setup: quiet TF, two logical CPUs for the multi-replica tests, shared data paths."""
+import importlib.util
 import os
 import pathlib
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -108,3 +110,15 @@ def make_benchmark(root, set_name="Tiny", scales=(2,), sizes=((30, 37), (25, 24)
             lr = imresize(hr[: h - h % s, : w - w % s], 1 / s)
             write_png(root / set_name / "LR_bicubic" / f"X{s}" / f"img{i}x{s}.png", lr)
     return root
+
+
+def load_tool(file_name):
+    """tools/<file_name> as a module, loaded once per session (a tool may define flags on absl's
+    global FLAGS, which a second load would define twice)."""
+    name = f"sr_tf_tool_{pathlib.Path(file_name).stem}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / file_name)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]

@@ -1,6 +1,5 @@
 """tools/benchmark.py: a --quick smoke run read back, its FLOP counter, and UnfusedLeakyReLU (the
 graph form of BTSRN's activations that keeps TF's conv fusions, see docs/performance.md)."""
-import importlib.util
 import json
 import os
 import pathlib
@@ -14,7 +13,7 @@ import tensorflow as tf
 
 from sr_tf import models
 from sr_tf.models.layers import UnfusedLeakyReLU
-from conftest import TINY_BTSRN
+from conftest import TINY_BTSRN, load_tool
 
 pytestmark = pytest.mark.slow  # every test here trains a network or starts a process
 
@@ -22,16 +21,10 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 TOOL = REPO / "tools" / "benchmark.py"
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location("sr_tf_benchmark_tool", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
 def tool():
-    return load_tool()
+    return load_tool("benchmark.py")
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,4 @@
 """tools/compare_blocks.py: a smoke run with tiny networks and a seconds-long budget, read back."""
-import importlib.util
 import json
 import os
 import pathlib
@@ -9,6 +8,8 @@ import sys
 import pytest
 from absl import app, flags
 from PIL import Image
+
+from conftest import load_tool
 
 pytestmark = pytest.mark.slow  # every test here trains a network or starts a process
 
@@ -31,15 +32,10 @@ def run_tool(args):
                           env=environment, timeout=300)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def tool():
-    """The tool's module, loaded once (its flags live on absl's global FLAGS)."""
-    if "compare_blocks_tool" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("compare_blocks_tool", TOOL)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules["compare_blocks_tool"] = module
-    return sys.modules["compare_blocks_tool"]
+    """The tool's module (its flags live on absl's global FLAGS)."""
+    return load_tool("compare_blocks.py")
 
 
 @pytest.fixture

@@ -1,8 +1,6 @@
 """Pretrained networks: the registry, sha256 checks, and `pretrained:<name>` wherever a model is named."""
 import dataclasses
-import importlib.util
 import json
-import pathlib
 
 import h5py
 import numpy as np
@@ -13,9 +11,7 @@ from sr_tf.inference.predictor import ModelError, load_predictor, load_training_
 from sr_tf.models import pretrained_registry as registry
 from sr_tf.training import runs
 from sr_tf.training.trainer import warm_start
-from conftest import TINY_BTSRN, make_benchmark
-
-SHIP_TOOL = pathlib.Path(__file__).resolve().parents[1] / "tools" / "ship_pretrained.py"
+from conftest import TINY_BTSRN, load_tool, make_benchmark
 
 
 
@@ -103,12 +99,9 @@ def test_shipped_btsrn_x2_beats_bicubic_on_set5_by_2_5_db(benchmark_dir):
     assert network_scores["Set5"]["x2"]["psnr"] == pytest.approx(registry.entry("btsrn_x2").set5_psnr, abs=1e-3)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def ship_tool():
-    spec = importlib.util.spec_from_file_location("ship_pretrained_tool", SHIP_TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("ship_pretrained.py")
 
 
 @pytest.mark.parametrize("max_loss, storage", [(1.0, "float16"), (-1.0, "float32")])
