@@ -43,13 +43,26 @@ from sr_tf import cli
 from sr_tf.training import config as training_config
 
 BLOCKS = ("pconv", "pixelcnn", "gated", "gated_pp")
+# Named experiments: the flags each sets unless given on the command line.
+EXPERIMENTS = {
+    "blocks": dict(blocks=list(BLOCKS), width=128, bottleneck=32),
+    "balance": dict(balance=["5+5", "6+4", "7+3", "8+2"], width=128, bottleneck=64),  # Fig. 3; add 6+3, 6+5, 5+4, 7+4, ... for Tables 1-2
+}
 COMPARISON_GROUP = "comparison"  # <variant>/logs/comparison: the measured values, as scalars
 PLOT_FILE = "psnr_by_time.png"
 NO_STEP_LIMIT = 100_000_000  # the budget, not a step count, ends every run
 
 flags.DEFINE_float("budget_minutes", None, "Minutes of training steps per variant (the same for every variant).")
 flags.DEFINE_string("logdir", None, "Folder of the comparison: one training run per variant, the table, the plot.")
+flags.DEFINE_enum("experiment", None, list(EXPERIMENTS), "A named experiment: blocks (the paper's Fig. 4: the four "
+                  "blocks at 128 / 32, 6 + 4) or balance (Fig. 3, Tables 1-2: low + high blocks with the release's "
+                  "block and width); sets --blocks / --balance.")
 flags.DEFINE_list("blocks", list(BLOCKS), "BTSRN residual blocks to compare.")
+flags.DEFINE_list("balance", [], "Compare the two stages' balance instead: low+high block counts, e.g. 6+4,7+3 "
+                  "(each a BTSRN with --block_for_balance at --width / --bottleneck).")
+flags.DEFINE_string("block_for_balance", "pconv", "The residual block of every --balance variant.")
+flags.DEFINE_list("repeat_seeds", [], "Train the first variant again with each of these seeds (the run-to-run "
+                  "noise), as <variant>_seed<N>.")
 flags.DEFINE_list("models", [], "Compare these networks at full size instead, e.g. btsrn,edsr_baseline.")
 flags.DEFINE_integer("width", 128, "Block comparison: BTSRN feature channels (paper Fig. 4: 128).")
 flags.DEFINE_integer("bottleneck", 32, "Block comparison: channels after the input 1x1 convolution (Fig. 4: 32).")
@@ -60,8 +73,9 @@ flags.DEFINE_integer("scale", 2, "Upscaling factor.")
 # Unset recipe flags take each model's recipe (--recipe: release or budget).
 TRAIN_FLAGS = ("train_data", "val_data", "val_images", "seed", "recipe", "batch_size", "hr_patch", "patch_mode",
                "learning_rate", "lr_decay_factor", "lr_decay_every", "lr_schedule", "warmup_fraction", "loss",
-               "mixed_precision", "steps", "validate_every", "log_every")
-training_config.define_flags(flags.FLAGS, TRAIN_FLAGS, defaults={"validate_every": 20, "log_every": 5})
+               "mixed_precision", "steps", "validate_every", "log_every", "budget_clock", "checkpoint_every")
+training_config.define_flags(flags.FLAGS, TRAIN_FLAGS, defaults={"validate_every": 20, "log_every": 5,
+                                                                 "checkpoint_every": 500})
 flags.DEFINE_string("benchmark_dir", None, "Also score every variant on --sets of this benchmark folder.")
 flags.DEFINE_list("sets", ["Set5", "Set14"], "Benchmark sets scored with --benchmark_dir.")
 flags.DEFINE_bool("quick", False, "A few minutes on 2 cores: narrow, short networks, small patches, one validation "
@@ -77,6 +91,7 @@ class Variant:
     name: str  # the run's folder, and its label in tables and plots
     model: str
     options: dict
+    seed: int = None  # None: --seed
 
 
 @dataclasses.dataclass
@@ -100,6 +115,25 @@ def block_variants(blocks, width, bottleneck, low_blocks, high_blocks):
     return [Variant(block, "btsrn", dict(block=block, **shape)) for block in blocks]
 
 
+def balance_variants(balances, block, width, bottleneck):
+    variants = []
+    for text in balances:
+        try:
+            low, high = (int(part) for part in text.split("+"))
+        except ValueError:
+            raise ValueError(f"--balance: {text!r} is not <low blocks>+<high blocks>, e.g. 6+4") from None
+        if low < 1 or high < 0:
+            raise ValueError(f"--balance: {text!r} needs at least one low-resolution block")
+        options = dict(block=block, width=width, bottleneck=bottleneck, low_blocks=low, high_blocks=high)
+        variants.append(Variant(f"{low}+{high}", "btsrn", options))
+    return variants
+
+
+def seed_repeats(variant, seeds):
+    """The variant again with other seeds, to measure the run-to-run noise."""
+    return [dataclasses.replace(variant, name=f"{variant.name}_seed{int(seed)}", seed=int(seed)) for seed in seeds]
+
+
 def model_variants(names):
     single_scale = ("btsrn", "edsr_baseline", "edsr")
     unknown = [name for name in names if name not in single_scale]
@@ -119,8 +153,10 @@ def train_config(comparison, variant):
     return TrainConfig(
         run_dir=str(comparison.logdir / variant.name), model=variant.model, scale=(comparison.scale,),
         model_options=dict(variant.options), max_minutes=comparison.budget_minutes,
-        checkpoint_every=NO_STEP_LIMIT, export=False,  # one checkpoint, at the end; no SavedModel
-        **{"steps": NO_STEP_LIMIT, **{k: v for k, v in comparison.train_flags.items() if v is not None}},
+        export=False,  # no SavedModel
+        **{"steps": NO_STEP_LIMIT, "checkpoint_every": NO_STEP_LIMIT,
+           **{k: v for k, v in comparison.train_flags.items() if v is not None},
+           **({} if variant.seed is None else {"seed": variant.seed})},
     )
 
 
@@ -164,7 +200,7 @@ def train_variant(comparison, variant, hparams):
     command = train_command(train_config(comparison, variant))
     print(f"{variant.name}: training for {comparison.budget_minutes:g} min (log: {log_file})", flush=True)
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
-    with open(log_file, "w") as log:
+    with open(log_file, "a") as log:  # a rerun resumes a cut run from its last checkpoint
         log.write(shlex.join(command) + "\n")
         log.flush()
         status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=environment).returncode
@@ -410,6 +446,9 @@ def run_comparison(comparison, command=""):
 # -- the command --------------------------------------------------------------------------------
 
 def comparison_from_flags():
+    for name, value in EXPERIMENTS.get(FLAGS.experiment, {}).items():
+        if not FLAGS[name].present:
+            FLAGS[name].value = value
     if FLAGS.quick:  # QUICK values for every flag not given on the command line
         for name, value in QUICK.items():
             if not FLAGS[name].present:
@@ -423,8 +462,11 @@ def comparison_from_flags():
         if shaped:
             raise ValueError(f"--{shaped[0]} shapes the block comparison; --models trains full-size networks")
         variants = model_variants(FLAGS.models)
+    elif FLAGS.balance:
+        variants = balance_variants(FLAGS.balance, FLAGS.block_for_balance, FLAGS.width, FLAGS.bottleneck)
     else:
         variants = block_variants(FLAGS.blocks, FLAGS.width, FLAGS.bottleneck, FLAGS.low_blocks, FLAGS.high_blocks)
+    variants += seed_repeats(variants[0], FLAGS.repeat_seeds)
     return Comparison(pathlib.Path(FLAGS.logdir), FLAGS.budget_minutes, variants, FLAGS.scale,
                       {name: FLAGS[name].value for name in TRAIN_FLAGS}, FLAGS.benchmark_dir, tuple(FLAGS.sets))
 

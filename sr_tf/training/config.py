@@ -18,6 +18,7 @@ PATCH_MODES = ("grid", "random")
 LOSSES = ("mse_residual", "l1")
 MIXED_PRECISION = ("none", "bf16", "fp16")
 TRAIN_SPLITS = ("train", "valid", "train_valid")
+BUDGET_CLOCKS = ("wall", "cpu")
 # Fields a recipe fills in when left at None.
 RECIPE_FIELDS = ("batch_size", "patch_mode", "hr_patch", "lr_patch", "epochs", "steps", "learning_rate",
                  "lr_decay_factor", "lr_decay_every", "loss", "lr_schedule", "warmup_fraction")
@@ -55,6 +56,9 @@ class TrainConfig:
     steps: Optional[int] = setting(None, "Training steps; overrides --epochs (EDSR/MDSR: 300000).", "recipe", int)
     max_minutes: Optional[float] = setting(None, "Stop once the training steps took this many minutes (a time "
                                            "budget).", "recipe", float)
+    budget_clock: str = setting("wall", "What --max_minutes counts: wall (seconds of the training steps) or cpu (this "
+                                "process's CPU seconds over the cores it may use: fair on a shared machine).",
+                                "recipe", choices=BUDGET_CLOCKS)
     learning_rate: Optional[float] = setting(None, "Initial (budget: peak) learning rate.", "recipe", float)
     lr_decay_factor: Optional[float] = setting(None, "Learning-rate factor per decay period (BTSRN 0.618, EDSR 0.5).",
                                                "recipe", float)
