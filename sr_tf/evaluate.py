@@ -43,7 +43,7 @@ def evaluate_command(values=FLAGS):
     except ValueError:
         raise cli.UsageError(f"--scales takes integers such as 2,3,4, got {','.join(values.scales)}") from None
     strategy = replica_strategy(values.cpu_replicas) if values.self_ensemble else None
-    predictor = predictors.load_predictor(values.model, strategy)
+    predictor = predictors.load_predictor(values.model, strategy, values.precision)
     if scales is None:
         scales = list(BICUBIC_SCALES) if predictor.name == predictors.BICUBIC else list(predictor.scales)
     results, protocols = scoring.evaluate_all(
@@ -53,7 +53,7 @@ def evaluate_command(values=FLAGS):
     ensemble = ""
     if values.self_ensemble:
         ensemble = ", self-ensemble" + (f" over {strategy.num_replicas_in_sync} replicas" if strategy else "")
-    print(f"model: {values.model}{ensemble}")
+    print(f"model: {values.model}{ensemble} ({predictor.runtime})")
     print(scoring.format_table(results, protocols))
     if values.results_json:
         print(f"results: {scoring.write_results_json(values.results_json, results)}")

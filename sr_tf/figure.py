@@ -33,7 +33,7 @@ def figure_command(values=FLAGS):
     from sr_tf.inference.upscaling import pick_scale
 
     crops = [parse_crop(c) for c in values.crop]
-    predictor = load_predictor(values.model)
+    predictor = load_predictor(values.model, precision=values.precision)
     scale = pick_scale(predictor, values.scale)
     others = [load_predictor(spec) for spec in values.compare]
     hr = read_image(values.hr)

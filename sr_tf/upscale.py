@@ -14,7 +14,7 @@ from sr_tf import cli, cli_flags
 COMMAND = cli.Command("sr_tf.upscale", __doc__, required=("model", "input", "output"),
                       groups={**cli_flags.GROUPS, "scale": "model", "input": "data", "output": "data"})
 FLAGS = COMMAND.flags
-cli_flags.define_inference_flags(FLAGS)
+cli_flags.define_inference_flags(FLAGS, precision="auto")
 flags.DEFINE_string("input", None, "An image file or a folder of images.", flag_values=FLAGS)
 flags.DEFINE_string("output", None, "The output PNG file (or an existing folder) for a file, a folder for a folder.",
                     flag_values=FLAGS)
@@ -29,11 +29,12 @@ def upscale_command(values=FLAGS):
 
     jobs = plan_jobs(values.input, values.output)
     strategy = replica_strategy(values.cpu_replicas) if values.self_ensemble else None
-    predictor = load_predictor(values.model, strategy)
+    predictor = load_predictor(values.model, strategy, values.precision)
     scale = pick_scale(predictor, values.scale)
     failures = upscale_files(predictor, jobs, scale, values.self_ensemble, strategy, values.tile,
                              values.max_megapixels)
-    print(f"upscaled {len(jobs) - len(failures)} of {len(jobs)} image(s) by x{scale} into {values.output}")
+    print(f"upscaled {len(jobs) - len(failures)} of {len(jobs)} image(s) by x{scale} into {values.output} "
+          f"({predictor.runtime})")
     for source, message in failures:
         print(f"failed: {source}: {message}", file=sys.stderr)
     return cli.ERROR_EXIT if failures else 0

@@ -29,6 +29,7 @@ import tensorflow as tf
 from sr_tf import models
 from sr_tf.core.files import replace_directory, temporary_sibling
 from sr_tf.evaluation.metrics import quantize
+from sr_tf.evaluation.metrics import quantize as quantize_uint8
 from sr_tf.inference.saved_models import (  # noqa: F401  (the format's names, re-exported)
     FORMAT,
     METADATA_FILE,
@@ -139,7 +140,8 @@ def _check_replaceable(output_dir):
     """Only an earlier sr_tf export (or an empty folder) may be replaced."""
     if not os.path.exists(output_dir):
         return
-    ours = os.path.isfile(os.path.join(output_dir, METADATA_FILE)) and is_saved_model(output_dir)
+    ours = (os.path.isfile(os.path.join(output_dir, METADATA_FILE)) and is_saved_model(output_dir)) or (
+        os.path.isfile(os.path.join(output_dir, NETWORK_METADATA_FILE)))
     empty = os.path.isdir(output_dir) and not os.listdir(output_dir)
     if not (ours or empty):
         raise ExportError(f"{output_dir} exists and is not an sr_tf SavedModel; not replacing it")
@@ -161,6 +163,98 @@ def _export(network, name, scale, output_dir, tflite, check):
         if os.path.isdir(temp):
             shutil.rmtree(temp)
     return lines
+
+
+# ------------------------------------------------------------------------- network files
+
+FORMATS = ("saved_model", "tflite", "onnx")
+QUANTIZE = ("none", "int8")
+NETWORK_METADATA_FILE = "sr_tf.json"  # beside model.tflite / model.onnx in an export folder
+DEFAULT_MAX_PSNR_LOSS = 0.1
+
+
+def calibration_split(data_spec, scale):
+    """(calibration pairs, check pairs): a spec's train and valid splits, or its held-out tenth."""
+    from sr_tf.data import sources
+    from sr_tf.data.pairs import held_out_split
+
+    if sources.has_validation_split(data_spec):
+        return sources.open_pairs(data_spec, scale, "train"), sources.open_pairs(data_spec, scale, "valid")
+    calibrate, check = held_out_split(sources.open_pairs(data_spec, scale))
+    if check is None:
+        raise ExportError(f"--calibration_data={data_spec}: too few images to keep some for the PSNR check "
+                          "(give at least 5)")
+    return calibrate, check
+
+
+def export_network_file(network, name, scale, output_dir, file_format, quantize="none", calibration_data="samples",
+                        max_psnr_loss=DEFAULT_MAX_PSNR_LOSS):
+    """Writes `output_dir`/model.tflite or model.onnx (the network; sr_tf runs the inference head
+    around it) and sr_tf.json, checked: a float file against the Keras network on a test image, an
+    int8 file by its PSNR change on images it was not calibrated on. Returns the lines saying so;
+    raises ExportError, writing nothing, when a check fails."""
+    from sr_tf.inference import accelerated
+
+    output_dir = os.path.abspath(os.fspath(output_dir))
+    _check_replaceable(output_dir)
+    lines = []
+    if quantize == "int8":
+        calibrate, check = calibration_split(calibration_data, scale)
+        content = accelerated.convert_int8(network, scale, accelerated.calibration_crops(calibrate))
+    elif file_format == "onnx":
+        content = accelerated.convert_onnx(network, scale)
+    else:
+        content = accelerated.convert_float_tflite(network, scale)
+    file_name = "model.onnx" if file_format == "onnx" else "model.tflite"
+    os.makedirs(os.path.dirname(output_dir), exist_ok=True)
+    temp = temporary_sibling(output_dir)
+    try:
+        os.makedirs(temp)
+        path = os.path.join(temp, file_name)
+        with open(path, "wb") as f:
+            f.write(content)
+        predictor = accelerated.tflite_predictor(path) if file_format != "onnx" else accelerated.onnx_predictor(path)
+        reference = _network_reference(network, scale)
+        info = dict(predictor_info(path))
+        if quantize == "int8":
+            change, float_psnr, int8_psnr = accelerated.psnr_change(reference, predictor, check, scale)
+            line = (f"int8 PSNR change on {check.name} ({len(check)} images, not calibrated on): {change:+.3f} dB "
+                    f"(float {float_psnr:.3f}, int8 {int8_psnr:.3f})")
+            if -change > max_psnr_loss:
+                raise ExportError(f"{line}: more than --max_psnr_loss={max_psnr_loss:g} dB lost; nothing written")
+            info["psnr_check"] = {"data": check.name, "images": len(check), "float_psnr": round(float_psnr, 4),
+                                  "int8_psnr": round(int8_psnr, 4), "change_db": round(change, 4)}
+            lines.append(line)
+        else:
+            image = test_image()
+            float_ref = np.asarray(reference.float_fns[scale](tf.constant(image)), np.float64)
+            float_out = np.asarray(predictor.float_fns[scale](tf.constant(image)), np.float32)
+            lines.append(compare(f"{file_name} ({predictor.runtime})", quantize_uint8(float_out), float_out,
+                                 quantize_uint8(float_ref.astype(np.float32)), float_ref))
+        with open(os.path.join(temp, NETWORK_METADATA_FILE), "w") as f:
+            json.dump(info, f, indent=2)
+            f.write("\n")
+        del predictor
+        replace_directory(temp, output_dir)
+    finally:
+        if os.path.isdir(temp):
+            shutil.rmtree(temp)
+    return [line.replace(temp, output_dir) for line in lines]
+
+
+def _network_reference(network, scale):
+    from sr_tf.inference.predictor import network_predictor
+
+    return network_predictor(network, scale=scale)
+
+
+def predictor_info(path):
+    from sr_tf.inference import runtimes
+
+    if path.endswith(".onnx"):
+        return runtimes.onnx_metadata(path)
+    with open(path, "rb") as f:
+        return runtimes.tflite_metadata(f.read())
 
 
 # --------------------------------------------------------------------------------------- TFLite

@@ -3,7 +3,9 @@
 A spec is `bicubic` (MATLAB-exact bicubic upscaling, the papers' baseline), `pretrained:<name>`
 (a network shipped with sr_tf), a SavedModel that
 sr_tf exported (or a folder of them named x2, x3, ... as an MDSR run writes), a training run
-directory (its latest checkpoint) or a `.keras` file of a training network.
+directory (its latest checkpoint), a `.keras` file of a training network, or a network file that
+sr_tf.export wrote (`.tflite`, int8 or float; `.onnx`), alone or in its export folder.
+`precision` (accelerated.PRECISIONS) picks how a Keras network runs; files run as they are.
 
 A `Predictor` gives, per scale, a float function uint8 [h, w, 3] -> float32 [s*h, s*w, 3] in
 0..255 units before rounding, and `upscale()`, which adds self-ensemble, tiling and the final
@@ -45,6 +47,7 @@ class Predictor:
     float_fns: dict
     radii: dict
     keep_alive: object = None  # the loaded SavedModel or network the functions use
+    runtime: str = "tensorflow fp32"  # what runs the network, said in the commands' output
     _ensembles: dict = dataclasses.field(default_factory=dict, repr=False)
 
     @property
@@ -168,27 +171,76 @@ def _saved_float_function(module):
     return upscale
 
 
-def load_predictor(spec, strategy=None):
+NETWORK_FILES = ("model.tflite", "model.onnx")  # what an `sr_tf.export --quantize / --format` folder holds
+
+
+def _network_file(spec):
+    """The .tflite / .onnx file a spec names (the file, or the one in an export folder), or None."""
+    if os.path.isfile(spec) and spec.endswith((".tflite", ".onnx")):
+        return spec
+    if os.path.isdir(spec) and not saved_models.is_saved_model(spec):
+        found = [os.path.join(spec, name) for name in NETWORK_FILES if os.path.isfile(os.path.join(spec, name))]
+        return found[0] if found else None
+    return None
+
+
+def _file_predictor(path):
+    from sr_tf.inference import accelerated
+
+    try:
+        return accelerated.tflite_predictor(path) if path.endswith(".tflite") else accelerated.onnx_predictor(path)
+    except (ValueError, OSError) as error:
+        raise ModelError(f"--model={path}: {error}") from error
+
+
+def _network_predictor(network, spec, precision):
+    from sr_tf.inference import accelerated
+
+    precision = accelerated.resolve_precision(precision)
+    if precision == "fp32":
+        return network_predictor(network, source=spec)
+    try:
+        return accelerated.network_predictor(network, spec, precision)
+    except ValueError as error:
+        raise ModelError(f"--model={spec} --precision={precision}: {error}") from error
+
+
+def load_predictor(spec, strategy=None, precision="fp32"):
     """The Predictor for a --model spec. Keras networks (run directories, .keras files) are built
-    under `strategy.scope()` when one is given, so each replica holds a copy of the weights.
-    SavedModels are loaded outside it: loaded under a strategy, their functions could only be
-    called inside `strategy.run`."""
+    under `strategy.scope()` when one is given, so each replica holds a copy of the weights, and
+    run at `precision` (fp32: TensorFlow, exact; see accelerated.py for the others). SavedModels
+    are loaded outside the strategy: loaded under one, their functions could only be called
+    inside `strategy.run`. Exported files run at the precision they were written in."""
     spec = os.fspath(spec)
+    from sr_tf.inference.accelerated import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if spec == BICUBIC:
         return bicubic_predictor()
+    network_spec = is_pretrained_spec(spec) or spec.endswith(".keras") or os.path.isfile(
+        os.path.join(spec, runs.MODEL_FILE))
+    if not network_spec and precision not in ("auto", "fp32"):
+        raise ModelError(f"--precision={precision} applies to networks (pretrained:<name>, .keras files, run "
+                         f"directories); --model={spec} runs as it was exported (sr_tf.export --quantize=int8 "
+                         "writes an int8 one)")
     if is_pretrained_spec(spec):
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
-            return network_predictor(load_training_network(spec), source=spec)
+            return _network_predictor(load_training_network(spec), spec, precision)
     if not os.path.exists(spec):
         raise ModelError(f"--model={spec}: no such file or directory (and not '{BICUBIC}' or pretrained:<name>)")
+    network_file = _network_file(spec)
+    if network_file:
+        return _file_predictor(network_file)
     if os.path.isdir(spec):
         parts = _saved_model_parts(spec)
         if parts:
             return saved_model_predictor(spec, parts)
-    if spec.endswith(".keras") or os.path.isfile(os.path.join(spec, runs.MODEL_FILE)):
+    if network_spec:
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
-            return network_predictor(load_training_network(spec), source=spec)
+            return _network_predictor(load_training_network(spec), spec, precision)
     raise ModelError(
         f"--model={spec}: not '{BICUBIC}', pretrained:<name>, a SavedModel exported by sr_tf (or a folder of x<s> "
-        "ones), a training run directory (with model.json) or a .keras file"
+        "ones), a training run directory (with model.json), a .keras file, or a .tflite / .onnx network file "
+        "sr_tf.export wrote"
     )

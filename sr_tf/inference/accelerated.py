@@ -1,0 +1,294 @@
+"""The fast inference paths: a network run by OpenVINO (bf16 / fp32), as int8 TFLite through LiteRT,
+or as ONNX through ONNX Runtime, each inside the model's own TensorFlow inference head.
+
+`--precision` picks the path for a Keras network (pretrained:, .keras, run directory):
+  fp32  TensorFlow, exact (the Keras inference model; what evaluate uses by default)
+  bf16  OpenVINO with bf16 where the CPU has it (AVX512-BF16 / AMX); extra `fast`
+  int8  the network quantized to int8 TFLite once (calibrated on `samples`), cached, run by LiteRT
+  auto  bf16 when OpenVINO is installed and the CPU runs bf16 natively, else fp32
+docs/performance.md has the measurements behind these choices.
+"""
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+
+import numpy as np
+import tensorflow as tf
+
+from sr_tf import models
+from sr_tf.evaluation import metrics
+from sr_tf.inference import runtimes, tiling
+
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+FORMAT = "sr_tf.network/1"  # the sr_tf metadata of a .tflite / .onnx network file
+CALIBRATION_DATA = "samples"
+CALIBRATION_CROPS = 48  # LR crops of CALIBRATION_SIZE pixels
+CALIBRATION_SIZE = 48
+IMAGE = tf.TensorSpec((None, None, 3), tf.uint8, name="image")
+
+
+def network_info(network, scale, precision):
+    """What a reader of a network file needs to rebuild the inference head around it."""
+    float_model = models.build_inference_model(network, scale=scale, quantize=False)
+    single = models.branch(network, scale)
+    return {"format": FORMAT, "model": models.describe(network)["model"], "description": models.describe(network),
+            "scale": int(scale), "margin": int(models.valid_margin(single, scale)),
+            "receptive_radius": tiling.receptive_radius(float_model), "precision": precision}
+
+
+def head_function(info, run):
+    """tf.function uint8 [h, w, 3] -> float32 [s*h, s*w, 3]: the model's inference head with `run`
+    (numpy network) in place of the network."""
+    spec = models.get_spec(info["model"])
+    scale = int(info["scale"])
+    network = runtimes.ExternalNetwork(run, scale, info["margin"])
+
+    @tf.function(input_signature=[IMAGE])
+    def upscale(image):
+        return spec.inference_head(spec, network, image[None], scale)[0]
+
+    return upscale
+
+
+def network_inputs(network, scale, lr_images):
+    """The arrays the network itself receives for these LR images (after the head's padding)."""
+    single = models.branch(network, scale)
+    seen = []
+
+    def record(array):
+        seen.append(array.copy())
+        return np.zeros(single.compute_output_shape(array.shape), np.float32)
+
+    info = {"model": models.describe(network)["model"], "scale": scale,
+            "margin": models.valid_margin(single, scale)}
+    upscale = head_function(info, record)
+    for lr in lr_images:
+        upscale(tf.constant(lr))
+    return seen
+
+
+def full_range_image(size=CALIBRATION_SIZE):
+    """Black to white in every channel: it makes the input's int8 range the whole uint8 range
+    (photos rarely reach both ends, and a clipped input range costs PSNR at every bright pixel)."""
+    ramp = np.linspace(0, 255, size * size).reshape(size, size)
+    return np.round(np.stack([ramp, ramp.T, ramp[::-1]], axis=-1)).astype(np.uint8)
+
+
+def calibration_crops(pairs, count=CALIBRATION_CROPS, size=CALIBRATION_SIZE, seed=0):
+    """`count` LR crops of `size` pixels from a PairSet, spread over its images, and one
+    full_range_image."""
+    rng = np.random.default_rng(seed)
+    crops = [full_range_image(size)]
+    for k in range(count):
+        lr, _ = pairs.load(k % len(pairs))
+        h, w = lr.shape[:2]
+        ch, cw = min(size, h), min(size, w)
+        y, x = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
+        crops.append(lr[y:y + ch, x:x + cw])
+    return crops
+
+
+def convert_int8(network, scale, calibration_lrs):
+    """Int8 TFLite bytes of the x`scale` network with its sr_tf metadata: float input and output,
+    int8 inside (weights per channel, activations per tensor from the calibration images), except
+    the last convolution, which stays float (it makes the output: the residual or the image)."""
+    single = models.branch(network, scale)
+    inputs = network_inputs(network, scale, calibration_lrs)
+    folder = tempfile.mkdtemp(prefix="sr_tf_int8_")
+    try:
+        single.export(folder, verbose=False)  # the converter needs variables frozen from a SavedModel
+        float_content = tf.lite.TFLiteConverter.from_saved_model(folder).convert()
+        converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([array] for array in inputs)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+        options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=[_output_node(float_content)])
+        with warnings.catch_warnings():  # the debugger runs tf.lite.Interpreter, which warns it is deprecated
+            warnings.simplefilter("ignore", UserWarning)
+            debugger = tf.lite.experimental.QuantizationDebugger(
+                converter=converter, debug_dataset=lambda: ([array] for array in inputs[:2]), debug_options=options)
+            content = debugger.get_nondebug_quantized_model()
+    except Exception as error:  # the converter raises its own ConverterError
+        raise ValueError(f"int8 conversion of x{scale} failed: {error}") from error
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return runtimes.tflite_with_metadata(content, network_info(network, scale, "int8"))
+
+
+def _output_node(content):
+    """The name of the tensor a float TFLite model outputs (the node its last op makes)."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    graph = model.subgraphs[0]
+    name = graph.tensors[graph.outputs[0]].name
+    return name.decode() if isinstance(name, bytes) else name
+
+
+def convert_float_tflite(network, scale):
+    """Float32 TFLite bytes of the x`scale` network, with its sr_tf metadata."""
+    single = models.branch(network, scale)
+    folder = tempfile.mkdtemp(prefix="sr_tf_tflite_")
+    try:
+        single.export(folder, verbose=False)
+        content = tf.lite.TFLiteConverter.from_saved_model(folder).convert()
+    except Exception as error:  # the converter raises its own ConverterError
+        raise ValueError(f"TFLite conversion of x{scale} failed: {error}") from error
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return runtimes.tflite_with_metadata(content, network_info(network, scale, "fp32"))
+
+
+def convert_onnx(network, scale):
+    """ONNX bytes of the x`scale` network (float32, opset 17, open height and width), with its
+    sr_tf metadata in metadata_props."""
+    tf2onnx = runtimes.require("tf2onnx", "--format=onnx")
+    single = models.branch(network, scale)
+    function = tf.function(lambda x: single(x, training=False))
+    spec = (tf.TensorSpec((1, None, None, 3), tf.float32, name="lr"),)
+    proto, _ = tf2onnx.convert.from_function(function, input_signature=spec, opset=17)
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = runtimes.METADATA_KEY, json.dumps(network_info(network, scale, "fp32"))
+    return proto.SerializeToString()
+
+
+# ------------------------------------------------------------------------------------ predictors
+
+
+def predictor_for_runner(info, run, source, runtime):
+    from sr_tf.inference.predictor import Predictor
+
+    scale = int(info["scale"])
+    return Predictor(info["model"], source, {scale: head_function(info, run)},
+                     {scale: int(info["receptive_radius"])}, keep_alive=run, runtime=runtime)
+
+
+def tflite_predictor(path):
+    """A Predictor of a .tflite file sr_tf wrote: a network file (int8 or float, head in TF) or the
+    full-image model inside an sr_tf SavedModel folder (uint8 in, float signature)."""
+    with open(path, "rb") as f:
+        content = f.read()
+    info = runtimes.tflite_metadata(content)
+    if info is not None:
+        run = runtimes.LiteRtRunner(content)
+        return predictor_for_runner(info, run, os.fspath(path), f"litert {info.get('precision', 'fp32')}")
+    from sr_tf.inference import saved_models
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isfile(os.path.join(folder, saved_models.METADATA_FILE)):
+        raise ValueError(f"{path}: a .tflite file without sr_tf's description (not written by sr_tf.export)")
+    from sr_tf.inference.predictor import Predictor
+
+    info = saved_models.read_metadata(folder)
+    runner = runtimes.LiteRtRunner(content, signature="upscale_float")
+
+    @tf.function(input_signature=[IMAGE])
+    def run(image):
+        sr = tf.numpy_function(lambda a: np.asarray(runner(None, image=a), np.float32), [image], tf.float32,
+                               stateful=False)
+        sr.set_shape([None, None, 3])
+        return sr
+
+    scale = int(info["scale"])
+    return Predictor(info["model"], os.fspath(path), {scale: run}, {scale: int(info["receptive_radius"])},
+                     keep_alive=runner, runtime="litert fp32")
+
+
+def onnx_predictor(path):
+    info = runtimes.onnx_metadata(path)
+    if info is None:
+        raise ValueError(f"{path}: an .onnx file without sr_tf's description (not written by sr_tf.export)")
+    return predictor_for_runner(info, runtimes.OnnxRunner(path), os.fspath(path), "onnxruntime fp32")
+
+
+def openvino_predictor(network, source, precision):
+    """The network compiled by OpenVINO (precision bf16 or fp32), every scale."""
+    from sr_tf.inference.predictor import Predictor
+
+    fns, radii, keep, used = {}, {}, [], None
+    for scale in models.scales_of(network):
+        info = network_info(network, scale, precision)
+        runner = runtimes.OpenVinoRunner(runtimes.openvino_model(models.branch(network, scale)), precision)
+        fns[scale], radii[scale] = head_function(info, runner), int(info["receptive_radius"])
+        keep.append(runner)
+        used = runner.precision
+    label = {"bf16": "bf16", "f32": "fp32"}.get(used.split(".")[-1].lower(), used)
+    return Predictor(models.describe(network)["model"], source, fns, radii, keep_alive=(network, keep),
+                     runtime=f"openvino {label}")
+
+
+def weights_digest(network):
+    digest = hashlib.sha256(json.dumps(models.describe(network), sort_keys=True).encode())
+    for weight in network.weights:
+        digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def int8_network_file(network, scale, cache_dir=None):
+    """The cached int8 TFLite file of `network` at `scale` (made once, calibrated on `samples`)."""
+    from sr_tf.data import sources
+    from sr_tf.data.pairs import default_cache_dir
+
+    folder = os.path.join(cache_dir or default_cache_dir(), "int8")
+    path = os.path.join(folder, f"{models.describe(network)['model']}_x{scale}_{weights_digest(network)}.tflite")
+    if not os.path.isfile(path):
+        pairs = sources.open_pairs(CALIBRATION_DATA, scale, "train")
+        content = convert_int8(network, scale, calibration_crops(pairs))
+        os.makedirs(folder, exist_ok=True)
+        temp = tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False)
+        with temp:
+            temp.write(content)
+        os.replace(temp.name, path)
+    return path
+
+
+def int8_predictor(network, source):
+    from sr_tf.inference.predictor import Predictor
+
+    fns, radii, keep = {}, {}, []
+    for scale in models.scales_of(network):
+        part = tflite_predictor(int8_network_file(network, scale))
+        fns.update(part.float_fns)
+        radii.update(part.radii)
+        keep.append(part.keep_alive)
+    return Predictor(models.describe(network)["model"], source, fns, radii, keep_alive=keep, runtime="litert int8")
+
+
+def resolve_precision(precision):
+    """`auto` -> bf16 when OpenVINO is installed and the CPU runs bf16 natively, else fp32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        return "bf16" if runtimes.openvino_bf16_native() else "fp32"
+    return precision
+
+
+def network_predictor(network, source, precision):
+    """A Predictor of a Keras network at a precision other than fp32."""
+    if precision == "int8":
+        return int8_predictor(network, source)
+    return openvino_predictor(network, source, precision)
+
+
+# -------------------------------------------------------------------------------- PSNR change
+
+
+def psnr_change(reference, candidate, pairs, scale):
+    """Mean PSNR of `candidate` minus that of `reference` on `pairs` (the benchmark protocol:
+    Y channel, `scale` pixels shaved; uint8 outputs), and both means."""
+    from sr_tf.evaluation import scoring
+
+    protocol = metrics.protocol_for(pairs, scale)
+    ref = scoring.evaluate(reference, pairs, scale, protocol)["psnr"]
+    new = scoring.evaluate(candidate, pairs, scale, protocol)["psnr"]
+    return new - ref, ref, new
+
+
+def remove_quietly(path):
+    if os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.exists(path):
+        os.remove(path)

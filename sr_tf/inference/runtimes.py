@@ -1,0 +1,183 @@
+"""Fast CPU inference outside TensorFlow: OpenVINO (bf16 / fp32), LiteRT (TFLite files, int8) and
+ONNX Runtime (ONNX files). Each runtime is an optional extra, imported only when a path needs it.
+
+A runtime runs the *network* only (what the Keras training network computes: LR in the model's
+value range, BTSRN padded, -> its output). The model's inference head (BTSRN's symmetric padding,
+crop and float bicubic residual, the scaling to 0..255) stays in TensorFlow, built by the same
+head function as the Keras inference model, with `ExternalNetwork` in place of the network. So
+int8 never touches the bicubic path or the final addition.
+"""
+import importlib
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+# Python module -> the sr_tf extra that installs it.
+EXTRAS = {"openvino": "fast", "ai_edge_litert": "fast", "onnxruntime": "onnx", "tf2onnx": "onnx", "onnx": "onnx"}
+METADATA_KEY = "sr_tf"  # the sr_tf.json description embedded in .tflite / .onnx files
+
+
+class MissingRuntime(ValueError):
+    """A path that needs an optional extra which is not installed; the message names the extra."""
+
+
+def require(module, what):
+    """Imports `module` or raises MissingRuntime naming the extra to install for `what`."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        extra = EXTRAS[module.split(".")[0]]
+        raise MissingRuntime(f"{what} needs {module.split('.')[0]}, which is not installed: "
+                             f"pip install 'sr_tf[{extra}]'") from error
+
+
+def available(module):
+    try:
+        importlib.import_module(module)
+        return True
+    except ImportError:
+        return False
+
+
+def cpu_threads():
+    return len(os.sched_getaffinity(0))
+
+
+class ExternalNetwork:
+    """Stands in for the Keras network inside an inference head: calls `run` (numpy float32
+    [1, h, w, 3] -> float32 [1, H, W, 3]) through tf.numpy_function. `margin` is the HR pixels per
+    side a valid-padding network loses (BTSRN), so the head pads and crops as for the real one."""
+
+    def __init__(self, run, scale, margin):
+        self.run, self.scale, self.margin = run, int(scale), int(margin)
+
+    def compute_output_shape(self, shape):
+        n, h, w, _ = shape
+        return (n, h * self.scale - 2 * self.margin, w * self.scale - 2 * self.margin, 3)
+
+    def __call__(self, x):
+        y = tf.numpy_function(lambda a: np.asarray(self.run(np.ascontiguousarray(a, np.float32)), np.float32),
+                              [tf.cast(x, tf.float32)], tf.float32, stateful=False)
+        y.set_shape([None, None, None, 3])
+        return y
+
+
+# ---------------------------------------------------------------------------------- runners
+
+
+class LiteRtRunner:
+    """A TFLite file's first signature (or its only input) through LiteRT with XNNPACK; the input is
+    resized when its shape changes, so memory follows the tile, not the image."""
+
+    def __init__(self, content, signature=None, threads=None):
+        interpreter = require("ai_edge_litert.interpreter", "running a .tflite file")
+        self.interpreter = interpreter.Interpreter(model_content=bytes(content), num_threads=threads or cpu_threads())
+        self.runner = self.interpreter.get_signature_runner(signature) if signature else None
+        if self.runner is None:  # tensors are allocated for the first input's shape
+            self.input = self.interpreter.get_input_details()[0]
+            self.output = self.interpreter.get_output_details()[0]
+            self.shape = None
+
+    def __call__(self, array, **named):
+        if self.runner is not None:
+            return next(iter(self.runner(**named).values()))
+        array = np.asarray(array, self.input["dtype"])
+        if array.shape != self.shape:
+            self.interpreter.resize_tensor_input(self.input["index"], array.shape, strict=False)
+            self.interpreter.allocate_tensors()
+            self.shape = array.shape
+        self.interpreter.set_tensor(self.input["index"], array)
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self.output["index"])
+
+
+class OnnxRunner:
+    """An ONNX file through ONNX Runtime's CPU provider."""
+
+    def __init__(self, path, threads=None):
+        ort = require("onnxruntime", "running an .onnx file")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or cpu_threads()
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
+        self.input = self.session.get_inputs()[0].name
+
+    def __call__(self, array):
+        return self.session.run(None, {self.input: array})[0]
+
+
+class OpenVinoRunner:
+    """A network compiled by OpenVINO for the CPU. precision "bf16" runs bf16 where the CPU has it
+    (AVX512-BF16 / AMX), "fp32" forces float32 everywhere."""
+
+    def __init__(self, model, precision="bf16", threads=None):
+        ov = require("openvino", f"--precision={precision}")
+        hint = {"bf16": "bf16", "fp32": "f32"}[precision]
+        config = {"INFERENCE_NUM_THREADS": threads or cpu_threads(), "INFERENCE_PRECISION_HINT": hint,
+                  "PERFORMANCE_HINT": "LATENCY"}
+        self.compiled = ov.Core().compile_model(model, "CPU", config)
+        self.precision = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
+        self.request = self.compiled.create_infer_request()
+        self.output = self.compiled.output(0)
+
+    def __call__(self, array):
+        return self.request.infer({0: array})[self.output]
+
+
+def openvino_model(network):
+    """An OpenVINO model of a Keras network with input [1, H, W, 3] float32 (H, W open)."""
+    ov = require("openvino", "OpenVINO inference")
+    function = tf.function(lambda x: network(x, training=False))
+    concrete = function.get_concrete_function(tf.TensorSpec((1, None, None, 3), tf.float32))
+    return ov.convert_model(concrete)
+
+
+def openvino_bf16_native():
+    """True when OpenVINO would run bf16 on this CPU (AVX512-BF16 or AMX)."""
+    if not available("openvino"):
+        return False
+    import openvino as ov
+
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+# --------------------------------------------------------------------------- embedded metadata
+
+
+def tflite_with_metadata(content, info):
+    """TFLite bytes with `info` (a dict) embedded as the model's `sr_tf` metadata buffer."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(json.dumps(info).encode(), np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = METADATA_KEY, len(model.buffers) - 1
+    model.metadata = [m for m in (model.metadata or []) if m.name not in (METADATA_KEY, METADATA_KEY.encode())] + [entry]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def tflite_metadata(content):
+    """The `sr_tf` dict embedded in TFLite bytes, or None."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    for entry in model.metadata or []:
+        name = entry.name.decode() if isinstance(entry.name, bytes) else entry.name
+        if name == METADATA_KEY:
+            return json.loads(bytes(model.buffers[entry.buffer].data).decode())
+    return None
+
+
+def onnx_metadata(path):
+    """The `sr_tf` dict in an ONNX file's metadata_props, or None."""
+    onnx = require("onnx", "reading an .onnx file")
+    model = onnx.load(os.fspath(path), load_external_data=False)
+    for prop in model.metadata_props:
+        if prop.key == METADATA_KEY:
+            return json.loads(prop.value)
+    return None

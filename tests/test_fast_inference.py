@@ -1,0 +1,212 @@
+"""The fast paths: int8 / float TFLite and ONNX network files, --model on them, --precision, the
+PSNR-loss guard and the missing-extra errors. Tiny networks; speed is measured by
+tools/bench_runtimes.py, not here."""
+import json
+import os
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from sr_tf import export, models
+from sr_tf.export import __main__ as export_main
+from sr_tf.inference import accelerated, runtimes
+from sr_tf.inference.predictor import ModelError, load_predictor, network_predictor
+from conftest import TINY_OPTIONS, random_image
+
+SCALE = 2
+
+
+def psnr_between(a, b):
+    mse = np.mean((a.astype(np.float64) - b) ** 2)
+    return 10 * np.log10(255**2 / max(mse, 1e-12))
+
+
+@pytest.fixture(scope="module")
+def tiny_btsrn(tmp_path_factory):
+    """A tiny BTSRN x2 saved as .keras, and the network."""
+    keras.utils.set_random_seed(5)
+    network = models.build_model("btsrn", SCALE, **TINY_OPTIONS["btsrn"])
+    path = tmp_path_factory.mktemp("net") / "tiny.keras"
+    network.save(path)
+    return str(path), network
+
+
+@pytest.fixture(scope="module")
+def int8_export(tiny_btsrn, tmp_path_factory):
+    path, network = tiny_btsrn
+    target = tmp_path_factory.mktemp("int8") / "btsrn_int8"
+    lines = export.export_network_file(network, "btsrn", SCALE, target, "tflite", quantize="int8",
+                                       max_psnr_loss=10.0)
+    return target, lines
+
+
+def test_int8_export_writes_a_folder_that_model_accepts(int8_export, tiny_btsrn):
+    target, lines = int8_export
+    assert sorted(os.listdir(target)) == ["model.tflite", "sr_tf.json"]
+    assert len(lines) == 1 and "int8 PSNR change on samples valid x2 (2 images" in lines[0]
+    info = json.loads((target / "sr_tf.json").read_text())
+    assert (info["model"], info["scale"], info["precision"]) == ("btsrn", SCALE, "int8")
+    assert info["psnr_check"]["images"] == 2
+
+    predictor = load_predictor(str(target))
+    assert predictor.runtime == "litert int8" and predictor.scales == (SCALE,)
+    also = load_predictor(str(target / "model.tflite"))  # the file alone works as well
+    assert also.runtime == "litert int8"
+
+    reference = network_predictor(tiny_btsrn[1])
+    image = random_image(41, 53, 1)
+    whole = predictor.upscale(image, SCALE)
+    expected = reference.upscale(image, SCALE)
+    assert whole.shape == expected.shape == (82, 106, 3) and whole.dtype == np.uint8
+    assert psnr_between(whole, expected) > 35  # int8 of a tiny random network: near, not equal
+    tiled = predictor.upscale(image, SCALE, tile=16)  # tiles of other shapes resize the interpreter
+    assert np.abs(tiled.astype(int) - whole).max() <= 1
+    ensemble = predictor.upscale(image, SCALE, self_ensemble=True)
+    assert psnr_between(ensemble, reference.upscale(image, SCALE, self_ensemble=True)) > 35
+
+
+def test_int8_folder_in_evaluate_and_upscale(int8_export, tmp_path):
+    from sr_tf import evaluate, upscale
+    from conftest import make_benchmark
+
+    target, _ = int8_export
+    root = make_benchmark(tmp_path / "bench")
+    results = tmp_path / "r.json"
+    status = evaluate.main(["evaluate", f"--model={target}", f"--benchmark_dir={root}", "--sets=Tiny", "--scales=2",
+                            f"--results_json={results}"])
+    assert status == 0 and json.loads(results.read_text())["Tiny"]["x2"]["psnr"] > 10
+
+    from sr_tf.data.images import read_image, write_png
+
+    photo = tmp_path / "photo.png"
+    write_png(photo, random_image(30, 40, 2))
+    for tile in ("0", "12"):
+        out = tmp_path / f"out{tile}.png"
+        assert upscale.main(["upscale", f"--model={target}", f"--input={photo}", f"--output={out}",
+                             f"--tile={tile}"]) == 0
+        assert read_image(out).shape == (60, 80, 3)
+
+
+@pytest.mark.parametrize("file_format", ["tflite", "onnx"])
+def test_float_network_files_reproduce_keras(file_format, tiny_btsrn, tmp_path):
+    path, network = tiny_btsrn
+    target = tmp_path / file_format
+    lines = export.export_network_file(network, "btsrn", SCALE, target, file_format)
+    assert len(lines) == 1 and "reproduces the Keras model" in lines[0]
+    predictor = load_predictor(str(target / f"model.{file_format}"))
+    image = random_image(23, 31, 3)
+    expected = network_predictor(network).float_fns[SCALE](image).numpy()
+    got = predictor.float_fns[SCALE](image).numpy()
+    assert np.abs(got - expected).max() < export.FLOAT_TOLERANCE
+    assert predictor.runtime.split()[0] == ("litert" if file_format == "tflite" else "onnxruntime")
+
+
+def test_edsr_onnx_round_trip(tmp_path):
+    keras.utils.set_random_seed(2)
+    network = models.build_model("edsr_baseline", 3, **TINY_OPTIONS["edsr_baseline"])
+    lines = export.export_network_file(network, "edsr_baseline", 3, tmp_path / "e", "onnx")
+    assert "reproduces the Keras model" in lines[0]
+    assert load_predictor(str(tmp_path / "e")).upscale(random_image(9, 11, 0), 3).shape == (27, 33, 3)
+
+
+def test_savedmodel_tflite_file_loads(tiny_btsrn, tmp_path):
+    """The full-image model.tflite inside a SavedModel export (uint8 in) works as --model too."""
+    _, network = tiny_btsrn
+    export.export_checked(network, "btsrn", SCALE, tmp_path / "sm", tflite=True)
+    predictor = load_predictor(str(tmp_path / "sm" / export.TFLITE_FILE))
+    image = random_image(19, 22, 4)
+    expected = network_predictor(network).upscale(image, SCALE)
+    assert np.abs(predictor.upscale(image, SCALE).astype(int) - expected).max() <= 1
+    assert np.abs(predictor.upscale(image, SCALE, tile=8).astype(int) - expected).max() <= 1
+
+
+def test_psnr_guard_refuses_and_writes_nothing(tiny_btsrn, tmp_path, monkeypatch):
+    _, network = tiny_btsrn
+    monkeypatch.setattr(accelerated, "psnr_change", lambda *args: (-0.5, 30.0, 29.5))
+    with pytest.raises(export.ExportError, match=r"-0.500 dB.*more than --max_psnr_loss=0.1 dB lost; nothing written"):
+        export.export_network_file(network, "btsrn", SCALE, tmp_path / "out", "tflite", quantize="int8")
+    assert os.listdir(tmp_path) == []
+
+
+def test_psnr_guard_in_the_command(tiny_btsrn, tmp_path, monkeypatch, capsys):
+    path, _ = tiny_btsrn
+    monkeypatch.setattr(accelerated, "psnr_change", lambda *args: (-0.25, 30.0, 29.75))
+    status = export_main.main(["export", f"--model={path}", f"--output={tmp_path / 'out'}", "--quantize=int8"])
+    assert status == 1 and "more than --max_psnr_loss=0.1 dB lost" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []
+
+
+def test_missing_extra_names_it(monkeypatch, tiny_btsrn, tmp_path):
+    _, network = tiny_btsrn
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # import fails as if not installed
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    with pytest.raises(runtimes.MissingRuntime, match=r"pip install 'sr_tf\[fast\]'"):
+        runtimes.require("ai_edge_litert.interpreter", "running a .tflite file")
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    with pytest.raises(ModelError, match=r"--precision=bf16: .*openvino.*pip install 'sr_tf\[fast\]'"):
+        load_predictor(tiny_btsrn[0], precision="bf16")
+    assert accelerated.resolve_precision("auto") == "fp32"  # no OpenVINO: auto is the exact path
+    monkeypatch.setitem(sys.modules, "tf2onnx", None)
+    with pytest.raises(runtimes.MissingRuntime, match=r"--format=onnx needs tf2onnx.*sr_tf\[onnx\]"):
+        export.export_network_file(network, "btsrn", SCALE, tmp_path / "o", "onnx")
+    assert os.listdir(tmp_path) == []
+
+
+def test_bad_precision_and_quantize_are_usage_errors(tiny_btsrn, tmp_path, capsys):
+    from sr_tf import upscale
+
+    path, _ = tiny_btsrn
+    assert upscale.main(["upscale", f"--model={path}", "--input=x.png", "--output=y.png", "--precision=int4"]) == 2
+    assert "--precision" in capsys.readouterr().err
+    assert export_main.main(["export", f"--model={path}", f"--output={tmp_path}/o", "--quantize=int4"]) == 2
+    assert "--quantize" in capsys.readouterr().err
+    assert export_main.main(["export", f"--model={path}", f"--output={tmp_path}/o", "--quantize=int8",
+                             "--format=onnx"]) == 2
+    assert os.listdir(tmp_path) == []
+
+
+def test_precision_applies_to_networks_only(tmp_path):
+    with pytest.raises(ModelError, match="--precision=int8 applies to networks"):
+        load_predictor(str(tmp_path), precision="int8")
+    assert load_predictor("bicubic", precision="auto").runtime == "tensorflow fp32"
+
+
+def test_precision_int8_caches_its_conversion(tiny_btsrn):
+    path, _ = tiny_btsrn
+    first = load_predictor(path, precision="int8")
+    assert first.runtime == "litert int8"
+    cache = os.path.join(os.environ["SR_TF_CACHE"], "int8")
+    files = os.listdir(cache)
+    assert len(files) == 1 and files[0].startswith("btsrn_x2_")
+    load_predictor(path, precision="int8")
+    assert os.listdir(cache) == files  # made once
+
+
+@pytest.mark.skipif(not runtimes.available("openvino"), reason="OpenVINO (extra 'fast') is not installed")
+def test_openvino_bf16_and_fp32_paths(tiny_btsrn):
+    path, network = tiny_btsrn
+    image = random_image(21, 26, 6)
+    expected = network_predictor(network).float_fns[SCALE](image).numpy()
+    exact = load_predictor(path, precision="fp32")
+    assert exact.runtime == "tensorflow fp32"
+    from sr_tf.inference.accelerated import openvino_predictor
+
+    ov32 = openvino_predictor(network, path, "fp32")
+    assert ov32.runtime == "openvino fp32"
+    assert np.abs(ov32.float_fns[SCALE](image).numpy() - expected).max() < 0.01
+    fast = load_predictor(path, precision="bf16")
+    assert fast.runtime.startswith("openvino")
+    assert np.abs(fast.upscale(image, SCALE).astype(int) - network_predictor(network).upscale(image, SCALE)).max() <= 8
+
+
+@pytest.mark.slow
+def test_shipped_btsrn_x2_int8_within_a_tenth_of_a_db_on_set5(benchmark_dir, tmp_path):
+    from sr_tf.data import sources
+
+    network = load_predictor("pretrained:btsrn_x2").keep_alive[0]
+    lines = export.export_network_file(network, "btsrn", 2, tmp_path / "q", "tflite", quantize="int8")
+    set5 = sources.open_pairs(f"benchmark:{benchmark_dir}:Set5", 2)
+    change, _, _ = accelerated.psnr_change(network_predictor(network), load_predictor(str(tmp_path / "q")), set5, 2)
+    assert change >= -0.1, (change, lines)
