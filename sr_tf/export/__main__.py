@@ -25,9 +25,11 @@ flags.DEFINE_integer("scale", None, "The scale to export (MDSR; default all, in 
 
 def export_command(run, output, tflite=False, scale=None):
     from sr_tf import models
+    from sr_tf.core.files import check_writable, writing
     from sr_tf.export import export_checked
     from sr_tf.inference.predictor import load_training_network
 
+    check_writable(output)
     network = load_training_network(run)
     name, scales = models.describe(network)["model"], models.scales_of(network)
     if scale is not None:
@@ -36,7 +38,8 @@ def export_command(run, output, tflite=False, scale=None):
         scales = (scale,)
     for s in scales:
         target = output if len(scales) == 1 else os.path.join(output, f"x{s}")
-        lines = export_checked(network, name, s, target, tflite)
+        with writing(target):  # a write that fails (no space left, ...): one line naming the target
+            lines = export_checked(network, name, s, target, tflite)
         print(f"exported {name} x{s} to {os.path.abspath(target)}")
         for line in lines:
             print(f"  {line}")
