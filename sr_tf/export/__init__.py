@@ -22,12 +22,11 @@ import shutil
 import tempfile
 import warnings
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from sr_tf import models
 from sr_tf.core.files import replace_directory, temporary_sibling
+from sr_tf.core.lazy import keras, tf  # imported at first use: `python -m sr_tf.export --help` needs neither
 from sr_tf.evaluation.metrics import quantize
 from sr_tf.inference.saved_models import (  # noqa: F401  (the format's names, re-exported)
     FORMAT,
@@ -38,12 +37,15 @@ from sr_tf.inference.saved_models import (  # noqa: F401  (the format's names, r
     read_metadata,
 )
 from sr_tf.inference.tiling import receptive_radius
-from sr_tf.models.layers import QuantizeUint8
 
 # What the signatures take. Their input specs leave the shape open, because a signature checks
 # only the dtype and a fixed shape would let the graph skip the check in `_checked`.
-IMAGE = tf.TensorSpec((None, None, 3), tf.uint8, name="image")
-IMAGES = tf.TensorSpec((None, None, None, 3), tf.uint8, name="images")
+def input_specs():
+    """(IMAGE, IMAGES): the TensorSpecs of one image and of a batch (made when first exported)."""
+    return (tf.TensorSpec((None, None, 3), tf.uint8, name="image"),
+            tf.TensorSpec((None, None, None, 3), tf.uint8, name="images"))
+
+
 SIGNATURES = {
     "serving_default": "image: uint8 [H, W, 3] -> image: uint8 [s*H, s*W, 3]",
     "upscale_float": "image: uint8 [H, W, 3] -> image: float32 [s*H, s*W, 3], 0..255 before rounding",
@@ -60,6 +62,9 @@ def _archive(float_model, tflite=False):
     """The inference endpoints around `float_model`. The SavedModel's take any shape and check it
     in the graph (a signature checks only the dtype, and a fixed shape would let the graph drop
     the check); TFLite needs the fixed shapes and has no batched endpoint."""
+    from sr_tf.models.layers import QuantizeUint8
+
+    IMAGE, IMAGES = input_specs()
     archive = keras.export.ExportArchive()
     archive.track(float_model)
     to_uint8 = QuantizeUint8(1.0)  # round half up with clipping, as the inference model
