@@ -355,9 +355,12 @@ class Trainer:
         try:
             with writing(folder / f"ckpt-{step}"):
                 self.manager.save(checkpoint_number=step)
-        except OutputError as error:
-            runs.remove_checkpoint(folder, step)
+        except BaseException as error:  # a full disk, or Ctrl-C during the save
             latest = runs.latest_checkpoint(self.save_dir)
+            if latest is None or runs.checkpoint_number(latest) != step:
+                runs.remove_checkpoint(folder, step)  # half-written: the last complete one stays the latest
+            if not isinstance(error, OutputError):
+                raise
             hint = (f"the last complete checkpoint is step {runs.checkpoint_number(latest)}: free some space and "
                     "rerun the same command to resume" if latest else "no checkpoint was written yet")
             raise OutputError(f"{error}; {hint}") from None
