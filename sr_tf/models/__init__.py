@@ -56,7 +56,7 @@ def __getattr__(name):
 
 def load_keras_network(path):
     """The sr_tf network in a .keras file (its config is its description); ValueError naming the file."""
-    from sr_tf.models import network  # noqa: F401  (registers the classes the file names)
+    from sr_tf.models.network import SRNetwork  # noqa: F401  (registers the classes the file names)
 
     try:
         network = keras.saving.load_model(path, compile=False)
