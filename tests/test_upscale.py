@@ -125,7 +125,7 @@ def test_one_large_image_shows_a_progress_bar_over_its_tiles(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "tiles: 100%" in err and "6/6" in err and "<00:00" in err  # tiles done / all, and the time left
     assert upscale_files(bicubic_predictor(), jobs, 2, tile=12, progress=False) == []
-    assert capsys.readouterr().err == ""
+    assert "tiles" not in capsys.readouterr().err
 
 
 def test_output_folder_inside_the_input_is_not_read_back(tmp_path):
