@@ -4,7 +4,8 @@ Each command module makes one `Command`, defines its flags on `command.flags` (i
 FlagValues, so commands with the same flag names can run one after another in one process, as the
 tests do) and has `main(argv=None) -> exit status`. Usage errors print the reason alone and a hint
 to --help (status 2); a ValueError from the work (ModelError, DatasetError, ImageError, RunError,
-ExportError: their messages name the input) prints one line (status 1).
+ExportError, OutputError: their messages name the input or output) or an OSError prints one line
+(status 1); Ctrl-C prints one line saying what was done (status 130), never a traceback.
 """
 import functools
 import importlib
@@ -17,11 +18,13 @@ import textwrap
 from absl import flags, logging
 
 from sr_tf import COMMANDS
+from sr_tf.core.errors import UsageError  # noqa: F401  (commands raise cli.UsageError)
 
 USAGE_EXIT = 2
 ERROR_EXIT = 1
-GROUP_ORDER = ("model", "data", "recipe", "devices", "run", "logging")
-OTHER_GROUP = "flags"
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, as shells report Ctrl-C
+GROUP_ORDER = ("model", "data", "protocol", "recipe", "devices", "run", "logging")
+OTHER_GROUP = "other"  # shown as "other flags:"
 
 
 class _LibraryInfoFilter(python_logging.Filter):
@@ -62,14 +65,10 @@ def configure_logging(given, default=logging.WARNING):
         handler.removeFilter(LIBRARY_INFO_FILTER)
 
 
-class UsageError(Exception):
-    """A flag value the command cannot use; the message names the flag."""
-
-
 class Command:
     """One command: name, help text, its own flags, and the flags it cannot run without.
 
-    `groups` maps flag names to --help groups (others go under 'flags'); `verbosity` is the
+    `groups` maps flag names to --help groups (others go under 'other'); `verbosity` is the
     absl log level when --verbosity is not given (training shows INFO progress, the others only
     warnings); `errors` are the exception types reported in one line besides ValueError.
     """
@@ -105,7 +104,9 @@ class Command:
             return action(values) or 0
         except UsageError as error:
             return self.usage_error(error)
-        except (ValueError, *self.errors) as error:
+        except KeyboardInterrupt as error:
+            return interrupted(self.name, error)
+        except (ValueError, OSError, *self.errors) as error:
             print(f"{self.name}: error: {error}", file=sys.stderr)
             return ERROR_EXIT
 
@@ -137,6 +138,12 @@ class Command:
         return "\n".join(lines).rstrip()
 
 
+def interrupted(name, error):
+    """Ctrl-C: one line (the work's own, e.g. "interrupted: 2 of 5 images written"), status 130."""
+    print(f"{name}: {error or 'interrupted'}", file=sys.stderr)
+    return INTERRUPTED_EXIT
+
+
 def run_main(main):
     """Runs a command's main as the program: TensorFlow's start-up noise dropped first (see
     sr_tf.core.console), main's return value the exit status. `python -m` ends with this."""
@@ -146,6 +153,8 @@ def run_main(main):
     try:
         status = main()
         sys.stdout.flush()
+    except KeyboardInterrupt as error:  # before the command's own handler is in (loading TensorFlow)
+        status = interrupted("sr_tf", error)
     except BrokenPipeError:  # the reader went away (`... --help | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         status = ERROR_EXIT

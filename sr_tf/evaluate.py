@@ -12,7 +12,8 @@ from sr_tf import cli, cli_flags
 
 COMMAND = cli.Command("sr_tf.evaluate", __doc__, required=("model", "benchmark_dir"),
                       groups={**cli_flags.GROUPS, "benchmark_dir": "data", "sets": "data", "scales": "data",
-                              "max_images": "data", "results_json": "run"})
+                              "max_images": "data", "results_json": "run", "channel": "protocol",
+                              "shave": "protocol", "round_y": "protocol"})
 FLAGS = COMMAND.flags
 cli_flags.define_inference_flags(FLAGS)
 flags.DEFINE_string("benchmark_dir", None, "Folder of benchmark sets (<Set>/HR, <Set>/LR_bicubic/X<s>) or of DIV2K.",
@@ -35,6 +36,7 @@ BICUBIC_SCALES = (2, 3, 4)
 
 def evaluate_command(values=FLAGS):
     from sr_tf.core.devices import replica_strategy
+    from sr_tf.core.files import check_writable
     from sr_tf.evaluation import scoring
     from sr_tf.inference import predictor as predictors
 
@@ -42,6 +44,8 @@ def evaluate_command(values=FLAGS):
         scales = [int(s) for s in values.scales] if values.scales else None
     except ValueError:
         raise cli.UsageError(f"--scales takes integers such as 2,3,4, got {','.join(values.scales)}") from None
+    if values.results_json:
+        check_writable(values.results_json)  # before the work, not after it
     strategy = replica_strategy(values.cpu_replicas) if values.self_ensemble else None
     predictor = predictors.load_predictor(values.model, strategy, values.precision)
     if scales is None:

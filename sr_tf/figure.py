@@ -11,8 +11,8 @@ from absl import flags
 from sr_tf import cli, cli_flags
 
 COMMAND = cli.Command("sr_tf.figure", __doc__, required=("model", "hr", "crop", "output"),
-                      groups={**cli_flags.GROUPS, "scale": "model", "compare": "model", "hr": "data", "lr": "data",
-                              "crop": "data"})
+                      groups={**cli_flags.GROUPS, "scale": "model", "compare": "model", "label": "model", "hr": "data",
+                              "lr": "data", "crop": "data", "output": "run"})
 FLAGS = COMMAND.flags
 cli_flags.define_inference_flags(FLAGS)
 flags.DEFINE_string("hr", None, "The ground-truth (HR) image.", flag_values=FLAGS)
@@ -27,12 +27,14 @@ flags.DEFINE_multi_string("compare", [], "Another model to show beside --model, 
 
 
 def figure_command(values=FLAGS):
+    from sr_tf.core.files import check_writable
     from sr_tf.data.images import read_image
     from sr_tf.inference.figures import make_figure, parse_crop
     from sr_tf.inference.predictor import load_predictor
     from sr_tf.inference.upscaling import pick_scale
 
     crops = [parse_crop(c) for c in values.crop]
+    check_writable(values.output)
     predictor = load_predictor(values.model, precision=values.precision)
     scale = pick_scale(predictor, values.scale)
     others = [load_predictor(spec) for spec in values.compare]

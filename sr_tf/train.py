@@ -9,7 +9,7 @@ from absl import logging
 from sr_tf import cli
 from sr_tf.data import SPEC_HELP
 from sr_tf.training import config as train_config
-from sr_tf.training.trainer import TrainingError
+from sr_tf.training.runs import TrainingError
 
 COMMAND = cli.Command("sr_tf.train", __doc__, required=("run_dir",), groups=train_config.flag_groups(),
                       verbosity=logging.INFO, epilog=SPEC_HELP, errors=(TrainingError,))
@@ -38,11 +38,16 @@ def train_command(values=FLAGS):
         config = config_from_flags(values).resolved()
     except ValueError as error:
         raise cli.UsageError(str(error)) from None
+    from sr_tf.training.trainer import below_bicubic_hint
+
     result = train(config)
     for scale in sorted(result.psnr):
         print(f"x{scale}: validation PSNR {result.psnr[scale]:.2f} dB, bicubic {result.bicubic_psnr[scale]:.2f} dB "
               f"({result.psnr[scale] - result.bicubic_psnr[scale]:+.2f} dB)")
     print(f"validated on: {result.validation_images}")
+    hint = below_bicubic_hint(config, result)
+    if hint:
+        print(f"note: {hint}")
     if result.saved_model:
         print(f"SavedModel: {result.saved_model}")
 

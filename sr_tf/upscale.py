@@ -1,9 +1,11 @@
 """`python -m sr_tf.upscale --model=M --input=<image or folder> --output=<file or folder> [--scale=s]`
 
 Upscales one image, or every image under a folder (recursively, keeping the sub-folders), to PNG.
-Any mode `read_image` reads goes in (grayscale and palette are expanded to RGB, alpha is dropped,
-16-bit is reduced to 8-bit); RGB PNG comes out, written atomically. An unreadable file is reported
-and skipped, and the command exits with status 1 at the end if any file failed.
+Any mode `read_image` reads goes in (palette is expanded to RGB, alpha is dropped, 16-bit is
+reduced to 8-bit); PNG comes out, written atomically: RGB, or grayscale for a grayscale file (the
+full-range BT.601 luma, 0.299 R + 0.587 G + 0.114 B, of the RGB SR of its replicated gray). An
+unreadable file is reported and skipped, and the command exits with status 1 at the end if any
+file failed; an output that cannot be written stops it at once (status 1), Ctrl-C too (130).
 """
 import sys
 

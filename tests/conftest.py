@@ -1,7 +1,10 @@
 """Test session setup: quiet TF, two logical CPUs for the multi-replica tests, shared data paths."""
+import errno
 import importlib.util
 import os
 import pathlib
+import signal
+import subprocess
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -122,3 +125,54 @@ def load_tool(file_name):
         spec.loader.exec_module(module)
         sys.modules[name] = module
     return sys.modules[name]
+
+
+@pytest.fixture
+def mount_tmpfs(tmp_path):
+    """mount(name, size="1m", read_only=False): a new folder under tmp_path with a tmpfs of that size
+    mounted on it (unmounted at the end), for full and read-only disks. Skips, saying why, where
+    this machine does not let the tests mount (needs root and a kernel that allows it)."""
+    mounted = []
+
+    def mount(name, size="1m", read_only=False):
+        folder = tmp_path / name
+        folder.mkdir()
+        options = f"size={size}" + (",ro" if read_only else "")
+        try:
+            done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True,
+                                  text=True, timeout=30)
+            reason = done.stderr.strip() or f"exit status {done.returncode}"
+        except OSError as error:
+            done, reason = None, str(error)
+        if done is None or done.returncode != 0:
+            pytest.skip(f"needs a small tmpfs mounted for this test (root and mount(8)); mount said: {reason}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in reversed(mounted):
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, timeout=30)
+
+
+def fill_disk(folder):
+    """Writes <folder>/filler until the file system says it is full; returns its path."""
+    path = pathlib.Path(folder) / "filler"
+    with open(path, "wb", buffering=0) as f:
+        for chunk in (1 << 16, 1 << 12, 1):
+            try:
+                while True:
+                    f.write(b"\0" * chunk)
+            except OSError as error:
+                assert error.errno == errno.ENOSPC, error
+    return path
+
+
+def listing(folder):
+    """Every path under `folder`, relative, sorted (what a command left behind)."""
+    return sorted(str(p.relative_to(folder)) for p in pathlib.Path(folder).rglob("*"))
+
+
+def interruptible(command, **kwargs):
+    """A child process that Ctrl-C (SIGINT) interrupts even when the tests run where SIGINT is
+    ignored (a background job inherits SIG_IGN)."""
+    return subprocess.Popen(command, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kwargs)

@@ -22,6 +22,27 @@ def test_help_exits_0_with_the_flags_by_group(name, capsys):
     assert COMMANDS[name].main([name, "--help"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("`python -m") and "logging flags:" in text and "--verbosity" in text
+    assert "flags flags:" not in text
+
+
+@pytest.mark.slow
+def test_help_and_the_zoo_table_load_no_tensorflow():
+    """--help of every command and `python -m sr_tf.models` print without importing TensorFlow or
+    building a network (importing TensorFlow alone takes seconds)."""
+    script = """if True:
+        import contextlib, importlib, io, sys
+        from sr_tf import COMMANDS, cli
+        for module in COMMANDS.values():
+            with contextlib.redirect_stdout(io.StringIO()):
+                assert importlib.import_module(cli.main_module(module)).main([module, "--help"]) == 0
+        with contextlib.redirect_stdout(io.StringIO()) as table:
+            assert importlib.import_module("sr_tf.models.__main__").main(["sr_tf.models"]) == 0
+        assert "887,683" in table.getvalue()
+        print(sorted(m for m in ("tensorflow", "keras", "scipy", "matplotlib") if m in sys.modules))
+    """
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize("name", sorted(set(COMMANDS) - {"sr_tf.models"}))
@@ -65,7 +86,11 @@ def test_noise_markers_match_the_lines_tensorflow_prints_and_nothing_else():
              b"E0000 00:00:1796129345.308100   31348 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error",
              b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"]
     real = [b"E0000 00:00:1.0 1 op_kernel.cc:1] OP_REQUIRES failed at conv_ops.cc: INVALID_ARGUMENT",
-            b"Traceback (most recent call last):", b"sr_tf.train: error: --run_dir must be given"]
+            b"Traceback (most recent call last):", b"sr_tf.train: error: --run_dir must be given",
+            b"sr_tf.export: error: cannot write /x/exp: No space left on device"]
+    noise += [b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",  # LiteRT, at every interpreter start
+              b"W0000 00:00:1.0 1 op_kernel.cc:1858] OP_REQUIRES failed at save_restore_v2_ops.cc:163 : "
+              b"RESOURCE_EXHAUSTED: /x/.exp.tmp/variables/part-0; No space left on device"]  # the command says it
     assert all(console.is_noise(line) for line in noise) and not any(console.is_noise(line) for line in real)
 
 

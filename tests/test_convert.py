@@ -264,3 +264,46 @@ def mdsr_reference(state, k, s, blocks, lr):
     for j, r in enumerate({2: [2], 3: [3], 4: [2, 2]}[s]):
         x = _pixel_shuffle_nhwc(_conv_nhwc(x, *w(f"upsample.{k}.{2 * j}")), r)
     return _conv_nhwc(x, *w("tail.0")) + state["add_mean.bias"]
+
+
+def official_edsr_state(rng, scale, blocks, feats):
+    """A single-scale EDSR state_dict in the official key layout (head, body, tail.0 upsampler, tail.1)."""
+    state = collections.OrderedDict()
+    mean = 255 * np.array([0.4488, 0.4371, 0.4040])
+    for key, sign in (("sub_mean", -1), ("add_mean", 1)):
+        state[f"{key}.weight"], state[f"{key}.bias"] = np.eye(3).reshape(3, 3, 1, 1), sign * mean
+    state["head.0.weight"], state["head.0.bias"] = conv(rng, feats, 3, 3)
+    for i in range(blocks):
+        for part in (0, 2):
+            state[f"body.{i}.body.{part}.weight"], state[f"body.{i}.body.{part}.bias"] = conv(rng, feats, feats, 3)
+    state[f"body.{blocks}.weight"], state[f"body.{blocks}.bias"] = conv(rng, feats, feats, 3)
+    for j, r in enumerate({2: [2], 3: [3], 4: [2, 2]}[scale]):
+        state[f"tail.0.{2 * j}.weight"], state[f"tail.0.{2 * j}.bias"] = conv(rng, feats * r * r, feats, 3)
+    state["tail.1.weight"], state["tail.1.bias"] = conv(rng, 3, feats, 3)
+    return state
+
+
+def test_an_edsr_width_with_the_other_models_residual_scaling_is_refused(tmp_path):
+    """EDSR scales residuals by 0.1, EDSR-baseline does not; a state_dict does not say which, its width does."""
+    path = tmp_path / "EDSR_baseline_like.pt"
+    write_torch_zip(path, official_edsr_state(np.random.default_rng(1), 2, blocks=1, feats=64))
+    with pytest.raises(convert.ConversionError, match="64 features, the width of edsr_baseline .residual scaling 1.*"
+                                                      "--model=edsr scales residuals by 0.1: use --model=edsr_baseline"):
+        convert.from_edsr_pytorch(path, "edsr", 2)
+    assert models.describe(convert.from_edsr_pytorch(path, "edsr_baseline", 2))["options"]["res_scale"] == 1.0
+    chosen = convert.from_edsr_pytorch(path, "edsr", 2, res_scale=0.1)  # said explicitly: converted as asked
+    assert models.describe(chosen)["options"] == {"num_blocks": 1, "num_features": 64, "res_scale": 0.1}
+
+
+def test_the_command_makes_missing_output_folders_and_refuses_unwritable_ones(tmp_path):
+    path = tmp_path / "tiny.pt"
+    write_torch_zip(path, official_edsr_state(np.random.default_rng(2), 2, blocks=1, feats=4))
+    output = tmp_path / "newdir" / "deeper" / "b.keras"
+    lines = convert_command("edsr_pytorch", str(path), "edsr_baseline", [2], str(output))
+    assert output.is_file() and lines[-1].startswith(f"wrote {output}")
+    (tmp_path / "afile").write_text("a file")
+    with pytest.raises(ValueError, match=f"cannot write {tmp_path}/afile/b.keras: {tmp_path}/afile is a file"):
+        convert_command("edsr_pytorch", str(path), "edsr_baseline", [2], str(tmp_path / "afile" / "b.keras"))
+    with pytest.raises(convert.ConversionError):  # a step that fails removes the folders it made
+        convert_command("edsr_pytorch", str(path), "edsr_baseline", [3], str(tmp_path / "other" / "c.keras"))
+    assert sorted(os.listdir(tmp_path)) == ["afile", "newdir", "tiny.pt"]

@@ -77,6 +77,20 @@ def test_div2k_missing_files_name_the_folder_and_archive(tmp_path):
     assert "DIV2K_train_HR.zip" in message and "DIV2K_valid_LR_bicubic_X2.zip" in message
     with pytest.raises(DatasetError, match="not found"):
         div2k(tmp_path / "absent", 2)
+
+
+def test_a_missing_div2k_folder_says_where_div2k_comes_from_and_what_else_to_use(tmp_path):
+    with pytest.raises(DatasetError) as error:
+        open_pairs(f"div2k:{tmp_path / 'data' / 'DIV2K'}", 3, "train_valid")
+    message = str(error.value)
+    assert message.startswith(f"DIV2K folder not found: {tmp_path / 'data' / 'DIV2K'}. DIV2K comes from "
+                              "https://data.vision.ee.ethz.ch/cvl/DIV2K/")
+    assert ("DIV2K_train_HR.zip, DIV2K_valid_HR.zip, DIV2K_train_LR_bicubic_X3.zip, DIV2K_valid_LR_bicubic_X3.zip "
+            f"and unzip them all into {tmp_path / 'data' / 'DIV2K'}") in message
+    for alternative in ("--train_data=folder:<your photos>", "--train_data=tfds:div2k", "--val_data=benchmark:"):
+        assert alternative in message
+    assert "DIV2K_train_HR.zip, DIV2K_train_LR_bicubic_X2.zip and" in str(
+        pytest.raises(DatasetError, div2k, tmp_path / "absent", 2, "train").value)
     with pytest.raises(DatasetError, match="split"):
         div2k(tmp_path, 2, "test")
 

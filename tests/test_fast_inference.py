@@ -37,7 +37,7 @@ def tiny_btsrn(tmp_path_factory):
 def int8_export(tiny_btsrn, tmp_path_factory):
     path, network = tiny_btsrn
     target = tmp_path_factory.mktemp("int8") / "btsrn_int8"
-    lines = export.export_network_file(network, "btsrn", SCALE, target, "tflite", quantize="int8",
+    lines = export.export_network_file(network, "btsrn", SCALE, target, "tflite", quantization="int8",
                                        max_psnr_loss=10.0)
     return target, lines
 
@@ -126,7 +126,7 @@ def test_psnr_guard_refuses_and_writes_nothing(tiny_btsrn, tmp_path, monkeypatch
     _, network = tiny_btsrn
     monkeypatch.setattr(accelerated, "psnr_change", lambda *args: (-0.5, 30.0, 29.5))
     with pytest.raises(export.ExportError, match=r"-0.500 dB.*more than --max_psnr_loss=0.1 dB lost; nothing written"):
-        export.export_network_file(network, "btsrn", SCALE, tmp_path / "out", "tflite", quantize="int8")
+        export.export_network_file(network, "btsrn", SCALE, tmp_path / "out", "tflite", quantization="int8")
     assert os.listdir(tmp_path) == []
 
 
@@ -206,7 +206,7 @@ def test_shipped_btsrn_x2_int8_within_a_tenth_of_a_db_on_set5(benchmark_dir, tmp
     from sr_tf.data import sources
 
     network = load_predictor("pretrained:btsrn_x2").keep_alive[0]
-    lines = export.export_network_file(network, "btsrn", 2, tmp_path / "q", "tflite", quantize="int8")
+    lines = export.export_network_file(network, "btsrn", 2, tmp_path / "q", "tflite", quantization="int8")
     set5 = sources.open_pairs(f"benchmark:{benchmark_dir}:Set5", 2)
     change, _, _ = accelerated.psnr_change(network_predictor(network), load_predictor(str(tmp_path / "q")), set5, 2)
     assert change >= -0.1, (change, lines)

@@ -28,6 +28,7 @@ PARAMETER_COUNTS = [
 @pytest.mark.parametrize("name,scale,expected", PARAMETER_COUNTS)
 def test_parameter_count_is_exact(name, scale, expected):
     assert models.count_trainable(models.build_model(name, scale)) == expected
+    assert models.get_spec(name).parameters[scale] == expected  # what the zoo table prints, built or not
 
 
 def test_edsr_mean_shift_is_frozen_and_weightless():

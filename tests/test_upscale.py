@@ -7,10 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import TINY_BTSRN
+from sr_tf import models, upscale
 from sr_tf.data.images import read_image
 from sr_tf.data.imresize import imresize
-from sr_tf.inference.predictor import bicubic_predictor
-from sr_tf.inference.upscaling import pick_scale, plan_jobs, upscale_files
+from sr_tf.evaluation.metrics import gray_values
+from sr_tf.inference.predictor import bicubic_predictor, network_predictor
+from sr_tf.inference.upscaling import gray_image, pick_scale, plan_jobs, upscale_files
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -43,8 +46,9 @@ def test_folder_with_a_corrupt_file(tmp_path):
     assert written == ["alpha.png", "deep.png", "gray.png", "rgb.png", os.path.join("sub", "palette.png")]
     assert np.array_equal(read_image(tmp_path / "out" / "rgb.png"), imresize(rgb, 2))
     assert np.array_equal(read_image(tmp_path / "out" / "alpha.png"), imresize(rgb, 2))
-    gray = read_image(tmp_path / "out" / "gray.png")
-    assert gray.shape == (18, 24, 3) and np.array_equal(gray[..., 0], gray[..., 2])
+    with Image.open(tmp_path / "out" / "gray.png") as gray:  # grayscale in, grayscale out
+        assert gray.mode == "L" and gray.size == (24, 18)
+        assert np.array_equal(np.asarray(gray), imresize(rgb[..., 0], 2))
 
 
 @pytest.mark.slow
@@ -57,6 +61,9 @@ def test_upscale_command_reports_failures(tmp_path):
     assert done.returncode == 1
     assert "upscaled 5 of 6 image(s) by x3" in done.stdout
     assert "broken.png" in done.stderr
+    # the error line is printed above the progress bar, not into it
+    skipped = [line for line in done.stderr.split("\n") if "skipped" in line]
+    assert len(skipped) == 1 and skipped[0].rsplit("\r", 1)[-1].startswith("E")
     assert read_image(tmp_path / "out" / "sub" / "palette.png").shape == (27, 36, 3)
     assert not any(name.endswith(".tmp") for _, _, files in os.walk(tmp_path / "out") for name in files)
 
@@ -73,6 +80,52 @@ def test_single_file_and_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="--scale is needed"):
         pick_scale(bicubic_predictor(), None)
     assert pick_scale(bicubic_predictor(), 4) == 4
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--output={tmp}/big.jpg", "--scale=2"], "give it a .png name"),
+    (["--output={tmp}/big.png"], "--scale is needed"),
+    (["--output={tmp}/big.png", "--scale=9"], "--scale=9: bicubic upscales by x2"),
+])
+def test_usage_errors_of_upscale_exit_2(tmp_path, capsys, argv, message):
+    image = tmp_path / "photo.png"
+    Image.fromarray(np.zeros((6, 7, 3), np.uint8)).save(image)
+    argv = ["sr_tf.upscale", "--model=bicubic", f"--input={image}", *(a.format(tmp=tmp_path) for a in argv)]
+    assert upscale.main(argv) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert message in lines[0] and lines[1] == "Try --help for the flags." and len(lines) == 2
+    assert upscale.main(["sr_tf.upscale", "--model=bicubic", f"--input={tmp_path / 'none.png'}",
+                         f"--output={tmp_path / 'o.png'}", "--scale=2"]) == 1  # a missing file is bad input: 1
+
+
+def test_grayscale_files_come_back_grayscale_as_the_luma_of_the_rgb_sr(tmp_path):
+    rng = np.random.default_rng(4)
+    gray = rng.integers(0, 256, (10, 13), dtype=np.uint8)
+    Image.fromarray(gray).save(tmp_path / "l.png")
+    Image.fromarray(np.dstack([gray, np.full_like(gray, 200)])).save(tmp_path / "la.png")  # gray + alpha
+    Image.fromarray(gray.astype(np.uint16) * 257).save(tmp_path / "deep.png")  # 16-bit gray
+    Image.fromarray(np.dstack([gray] * 3)).save(tmp_path / "rgb_of_gray.png")  # RGB stays RGB
+    predictor = network_predictor(models.build_model("btsrn", 2, **TINY_BTSRN))  # channels differ: a real test
+    assert upscale_files(predictor, plan_jobs(tmp_path, tmp_path / "out"), 2, progress=False) == []
+    sr = predictor.upscale(np.dstack([gray] * 3), 2)
+    assert np.abs(sr[..., 0].astype(int) - sr[..., 1]).max() > 0
+    expected = np.clip(np.floor(gray_values(sr) + 0.5), 0, 255).astype(np.uint8)  # 0.299 R + 0.587 G + 0.114 B
+    assert np.array_equal(gray_image(sr), expected)
+    for name in ("l", "la", "deep"):
+        with Image.open(tmp_path / "out" / f"{name}.png") as written:
+            assert written.mode == "L" and np.array_equal(np.asarray(written), expected), name
+    with Image.open(tmp_path / "out" / "rgb_of_gray.png") as written:
+        assert written.mode == "RGB" and np.array_equal(np.asarray(written), sr)
+
+
+def test_one_large_image_shows_a_progress_bar_over_its_tiles(tmp_path, capsys):
+    Image.fromarray(np.random.default_rng(5).integers(0, 256, (24, 36, 3), dtype=np.uint8)).save(tmp_path / "a.png")
+    jobs = plan_jobs(tmp_path / "a.png", tmp_path / "a_x2.png")
+    assert upscale_files(bicubic_predictor(), jobs, 2, tile=12) == []
+    err = capsys.readouterr().err
+    assert "tiles: 100%" in err and "6/6" in err and "<00:00" in err  # tiles done / all, and the time left
+    assert upscale_files(bicubic_predictor(), jobs, 2, tile=12, progress=False) == []
+    assert "tiles" not in capsys.readouterr().err
 
 
 def test_output_folder_inside_the_input_is_not_read_back(tmp_path):

@@ -93,6 +93,24 @@ def _guess_scale(state, multi):
     return 4 if second else {4: 2, 9: 3}.get(ratio)
 
 
+def _check_residual_scaling(path, model, num_features, options):
+    """EDSR (256 features) scales its residuals by 0.1, EDSR-baseline (64) does not, and nothing in
+    a state_dict says which: a checkpoint with the other model's width is refused unless
+    `res_scale` is given, rather than converted with the wrong scaling."""
+    spec = models.get_spec(model)
+    if "res_scale" in options:
+        return
+    for other in EDSR_MODELS:
+        defaults = models.get_spec(other).defaults
+        if (models.get_spec(other).multi_scale == spec.multi_scale and defaults["num_features"] == num_features
+                and defaults["res_scale"] != spec.defaults["res_scale"]):
+            raise ConversionError(
+                f"{path} has {num_features} features, the width of {other} (residual scaling "
+                f"{defaults['res_scale']:g}), but --model={model} scales residuals by {spec.defaults['res_scale']:g}: "
+                f"use --model={other}, or give --res_scale if the checkpoint was trained with another scaling"
+            )
+
+
 def from_edsr_pytorch(path, model, scale, **options):
     """The sr_tf `model` network (0..255 in and out) with the weights of an official EDSR-PyTorch
     state_dict. `scale`: an int, or for MDSR the tuple of the checkpoint's branches in order.
@@ -112,6 +130,7 @@ def from_edsr_pytorch(path, model, scale, **options):
     if "head.0.weight" not in state:
         raise ConversionError(f"{path} is not an EDSR/MDSR checkpoint: no head.0.weight among {_names(state)}")
     num_features = int(state["head.0.weight"].shape[0])
+    _check_residual_scaling(path, model, num_features, options)
     num_blocks, layout = _edsr_layout(state, model, scales)
     options = {"num_blocks": num_blocks, "num_features": num_features, **options}
     guessed = _guess_scale(state, spec.multi_scale)

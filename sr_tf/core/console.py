@@ -8,8 +8,12 @@ uint8 note on AVX-512 CPUs, the SavedModel loader's "NodeDef mentions attribute 
 `drop_tensorflow_noise()` routes descriptor 2 through a thread that drops exactly those lines and
 passes every other line on at once, so real errors and tracebacks still show. Commands call it
 before TensorFlow loads; SR_TF_RAW_STDERR=1 turns it off.
+
+`logs_above_bars()` keeps log lines from breaking into a tqdm progress bar.
 """
 import atexit
+import contextlib
+import logging as python_logging
 import os
 import sys
 import threading
@@ -21,13 +25,43 @@ NOISE = tuple(marker.encode() for marker in (
     "failed call to cuInit",
     "oneDNN supports DT_UINT8 only on platforms with AVX-512",
     "NodeDef mentions attribute Truncate",
+    "Created TensorFlow Lite XNNPACK delegate",  # LiteRT's INFO line at every interpreter start
 ))
+# A failed write makes TensorFlow's C++ log the failed op (and the rendezvous it aborts) with the
+# file system's reason; the Python error that follows is reported in one line naming the path.
+REPORTED_WRITE_FAILURES = tuple(reason.encode() for reason in ("No space left on device", "Read-only file system"))
 _state = {"installed": False}
 
 
 def is_noise(line):
-    """True for a line (bytes) TensorFlow prints on every healthy CPU machine."""
-    return any(marker in line for marker in NOISE)
+    """True for a line (bytes) TensorFlow prints on every healthy CPU machine, or a native log
+    line of a failed write, which the command reports itself."""
+    if any(marker in line for marker in NOISE):
+        return True
+    native_log = line[:1] in (b"W", b"E") and line[1:5].isdigit()
+    return native_log and any(reason in line for reason in REPORTED_WRITE_FAILURES)
+
+
+@contextlib.contextmanager
+def logs_above_bars():
+    """While the block runs, absl log lines are printed above tqdm's progress bars (tqdm.write)
+    instead of through the bar's line."""
+    from absl import logging
+    from tqdm import tqdm
+
+    handler = logging.get_absl_handler()
+
+    class Above(python_logging.Filter):
+        def filter(self, record):
+            tqdm.write(handler.format(record), file=sys.stderr)
+            return False
+
+    above = Above()
+    handler.addFilter(above)
+    try:
+        yield
+    finally:
+        handler.removeFilter(above)
 
 
 def drop_tensorflow_noise():

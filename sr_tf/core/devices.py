@@ -3,8 +3,9 @@ import functools
 import json
 import os
 
-import tensorflow as tf
 from absl import logging
+
+from sr_tf.core.lazy import tf
 
 DISTRIBUTIONS = ("default", "mirrored", "multi_worker")
 

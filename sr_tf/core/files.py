@@ -1,20 +1,100 @@
-"""Writing files and folders so that a reader never sees half of one: temp name, then rename."""
+"""Writing files and folders so that a reader never sees half of one: temp name, then rename.
+
+Every output is checked before the work starts (`check_writable`), and every write runs inside
+`writing(path)`, which makes the missing parent folders, removes them again if the write fails,
+and turns a failure (read-only, a path under a file, no space left) into one `OutputError` that
+names the path.
+"""
+import contextlib
 import os
 import pathlib
 import shutil
+import sys
+import tempfile
 import uuid
+
+from sr_tf.core.errors import OutputError
+
+# What a failed write says, in OSError's and TensorFlow's words (TF's messages name temporary files).
+WRITE_FAILURES = ("No space left on device", "Read-only file system", "Permission denied", "Not a directory",
+                  "Disk quota exceeded", "File too large")
+
+
+def _missing_parents(path):
+    """The folders to make for `path`, outermost first; OutputError when an ancestor is a file."""
+    missing, folder = [], os.path.dirname(path)
+    while not os.path.lexists(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise OutputError(f"cannot write {path}: {folder} is a file, not a folder")
+    return missing[::-1]
+
+
+def check_writable(path):
+    """Checks, before any work, that `path` (a file or a folder to write) can be made: its
+    nearest existing folder takes a new entry. Nothing is left behind; the missing parent
+    folders are made when the output is written. OutputError naming `path` otherwise."""
+    path = os.path.abspath(os.fspath(path))
+    missing = _missing_parents(path)
+    folder = os.path.dirname(missing[0]) if missing else os.path.dirname(path)
+    if not missing and os.path.isdir(path):
+        folder = path  # an existing folder: the output goes inside it
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".sr_tf_check_", dir=folder))
+    except OSError as error:
+        raise output_error(path, error) from None
+    return path
+
+
+def output_error(path, error):
+    """OutputError naming `path` and the reason of `error` (an OSError or a TensorFlow error)."""
+    text = error.strerror if isinstance(error, OSError) and error.strerror else str(getattr(error, "message", error))
+    reason = next((r for r in WRITE_FAILURES if r.lower() in text.lower()), None)
+    return OutputError(f"cannot write {path}: {reason or text.strip().splitlines()[0]}")
+
+
+def is_write_failure(error):
+    """An OSError, or a TensorFlow error whose message says the file system refused a write."""
+    if isinstance(error, OSError):
+        return True
+    tf = sys.modules.get("tensorflow")
+    if tf is None or not isinstance(error, tf.errors.OpError):
+        return False
+    return any(reason.lower() in str(error.message).lower() for reason in WRITE_FAILURES)
+
+
+@contextlib.contextmanager
+def writing(path):
+    """Wraps the block that writes `path` (a file or a folder): makes the missing parent folders
+    first and, if the block fails, removes the ones it made and raises a write failure as
+    OutputError naming `path`. Yields the absolute path."""
+    path = os.path.abspath(os.fspath(path))
+    made = []
+    try:
+        for folder in _missing_parents(path):
+            os.mkdir(folder)
+            made.append(folder)
+        yield path
+    except BaseException as error:
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)  # only if still empty
+        if isinstance(error, OutputError) or not is_write_failure(error):
+            raise
+        raise output_error(path, error) from error
 
 
 def write_text_atomically(path, text):
     """Writes `text` to a temporary file beside `path`, then renames it: never a half-written file."""
     path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with writing(path):
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(text)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def temporary_sibling(path):

@@ -13,6 +13,8 @@ import numpy as np
 from absl import logging
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from sr_tf.core.files import writing
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -166,7 +168,8 @@ def is_grayscale_file(path) -> bool:
 
 
 def write_png(path, array):
-    """Writes a uint8 H x W (x 1 or 3) array as PNG atomically; creates the parent folders."""
+    """Writes a uint8 H x W (x 1 or 3) array as PNG atomically; creates the parent folders (and
+    removes them again if the write fails: OutputError naming `path`)."""
     array = np.asarray(array)
     if array.dtype != np.uint8:
         raise ValueError(f"write_png({path}): expected uint8 pixels, got {array.dtype}")
@@ -174,16 +177,15 @@ def write_png(path, array):
         array = array[..., 0]
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[-1] == 3)):
         raise ValueError(f"write_png({path}): expected H x W or H x W x 3 pixels, got shape {array.shape}")
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    temp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(temp, "xb") as f:  # a normal open keeps the user's umask (mkstemp would make it 0600)
-            Image.fromarray(array).save(f, format="PNG")
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise
+    with writing(path) as path:  # OutputError naming `path` when it cannot be written
+        folder = os.path.dirname(path)
+        temp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            with open(temp, "xb") as f:  # a normal open keeps the user's umask (mkstemp would make it 0600)
+                Image.fromarray(array).save(f, format="PNG")
+            os.replace(temp, path)
+        except BaseException:
+            if os.path.exists(temp):
+                os.remove(temp)
+            raise
 

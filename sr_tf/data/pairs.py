@@ -9,11 +9,10 @@ TF's PNG decoder cannot read exactly (JPEG, 16-bit, palette, alpha, ...) are con
 import hashlib
 import os
 
-import tensorflow as tf
 from absl import logging
 
+from sr_tf.core.lazy import tf
 from sr_tf.data.images import ImageError, image_size, is_plain_png, read_image, write_png
-from sr_tf.data.imresize import imresize
 
 _LR_VERSION = "matlab-bicubic-1"  # part of the cache key of generated LR files
 
@@ -150,6 +149,8 @@ def make_lr(hr, scale, source="image"):
     height, width = hr.shape[0] - hr.shape[0] % scale, hr.shape[1] - hr.shape[1] % scale
     if height == 0 or width == 0:
         raise ImageError(f"{source} ({hr.shape[1]}x{hr.shape[0]}) is smaller than the scale {scale}")
+    from sr_tf.data.imresize import imresize  # (with TensorFlow, which the data specs do not need)
+
     lr = imresize(hr[:height, :width], 1.0 / scale)
     if lr.shape[:2] != (height // scale, width // scale):
         raise AssertionError(f"imresize gave {lr.shape} for {hr[:height, :width].shape} / {scale}")

@@ -9,11 +9,11 @@ import os
 
 from absl import logging
 
-from sr_tf.data import tfds_div2k as tfds_reader
 from sr_tf.data.images import IMAGE_EXTENSIONS, has_image_extension
 from sr_tf.data.pairs import DatasetError, FilePairSet, default_cache_dir
 
 SPLITS = ("train", "valid", "train_valid")
+DIV2K_URL = "https://data.vision.ee.ethz.ch/cvl/DIV2K/"
 DIV2K_IDS = {"train": range(1, 801), "valid": range(801, 901), "train_valid": range(1, 901)}
 DIV2K_TRACKS = ("bicubic", "unknown")
 # scikit-image's bundled colour photographs (shipped inside the wheel, no download).
@@ -36,8 +36,8 @@ def div2k(root, scale, split="train", track="bicubic", ids=None):
         raise DatasetError(f"DIV2K split {split!r}: choose one of {', '.join(SPLITS)}")
     if track not in DIV2K_TRACKS:
         raise DatasetError(f"DIV2K track {track!r}: choose one of {', '.join(DIV2K_TRACKS)}")
-    root = _div2k_root(root)
     ids = list(DIV2K_IDS[split] if ids is None else ids)
+    root = _div2k_root(root, _div2k_zips(ids, scale, track))
     hr_files, lr_files, missing = [], [], []
     for image_id in ids:
         parts = ("train", "valid") if image_id <= 800 else ("valid", "train")
@@ -54,10 +54,21 @@ def div2k(root, scale, split="train", track="bicubic", ids=None):
     return FilePairSet(name, scale, [f"{i:04d}" for i in ids], hr_files, lr_files)
 
 
-def _div2k_root(root):
+def _div2k_zips(ids, scale, track):
+    """The official zips that hold images `ids` at `scale`: HR and LR, train and / or valid."""
+    parts = sorted({"train" if i <= 800 else "valid" for i in ids})
+    return [f"DIV2K_{p}_HR.zip" for p in parts] + [_div2k_archive(f"DIV2K_{p}_LR_{track}/X{scale}") for p in parts]
+
+
+def _div2k_root(root, zips):
     root = os.fspath(root)
     if not os.path.isdir(root):
-        raise DatasetError(f"DIV2K folder not found: {root}")
+        raise DatasetError(
+            f"DIV2K folder not found: {root}. DIV2K comes from {DIV2K_URL}: download {', '.join(zips)} and unzip "
+            f"them all into {root} (README, Data). Or train on other images: --train_data=folder:<your photos> "
+            "(10 % held out for validation) or --train_data=tfds:div2k, and validate with "
+            "--val_data=benchmark:<root>:<Set> (e.g. Set5) or --val_data=folder:<dir>"
+        )
     nested = os.path.join(root, "DIV2K")
     has_layout = any(name.startswith("DIV2K_") for name in os.listdir(root))
     return nested if not has_layout and os.path.isdir(nested) else root
@@ -77,7 +88,7 @@ def _div2k_missing_message(root, missing, total):
     return (
         f"DIV2K at {root}: {len(missing)} of the {2 * total} files needed are missing, e.g. "
         f"{os.path.join(root, missing[0])}. Missing from folder(s) {', '.join(folders)}: extract "
-        f"{archives} from data.vision.ee.ethz.ch/cvl/DIV2K/ into {root}"
+        f"{archives} from {DIV2K_URL} into {root}"
     )
 
 
@@ -88,7 +99,9 @@ def _div2k_archive(folder):
 
 def tfds_div2k(config, split="train", data_dir=None, manual_dir=None):
     """TFDS `div2k/<config>` (e.g. bicubic_x2) as a PairSet; see `sr_tf.data.tfds_div2k`."""
-    return tfds_reader.load_div2k(config, split, data_dir=data_dir, manual_dir=manual_dir)
+    from sr_tf.data.tfds_div2k import load_div2k  # (with TensorFlow, which the data specs do not need)
+
+    return load_div2k(config, split, data_dir=data_dir, manual_dir=manual_dir)
 
 
 def benchmark(root, set_name, scale, cache_dir=None):

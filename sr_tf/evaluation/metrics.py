@@ -23,7 +23,6 @@ inside the (shaved) image; on RGB it is the mean over the three channels.
 import dataclasses
 
 import numpy as np
-from skimage.metrics import structural_similarity
 
 CHANNELS = ("y", "rgb")
 _Y_WEIGHTS = np.array([65.481, 128.553, 24.966])  # MATLAB rgb2ycbcr, for 0..255 values
@@ -128,11 +127,17 @@ def _compared_values(sr, hr, protocol, gray):
     return planes
 
 
+def gray_values(rgb):
+    """The gray value of RGB pixels (float64, 0..255): full-range BT.601 luma, 0.299 R + 0.587 G +
+    0.114 B, which is the value itself when R = G = B. What a grayscale file is compared on, and
+    what sr_tf.upscale writes for one."""
+    return np.asarray(rgb, np.float64) @ _Y_WEIGHTS / _Y_WEIGHTS.sum()
+
+
 def _luma(rgb, round_y, gray):
-    weighted = rgb @ _Y_WEIGHTS
     if gray:
-        return weighted / _Y_WEIGHTS.sum()  # full-range luma: the gray value when R = G = B
-    y = 16.0 + weighted / 255.0
+        return gray_values(rgb)
+    y = 16.0 + rgb @ _Y_WEIGHTS / 255.0
     return np.floor(y + 0.5) if round_y else y
 
 
@@ -146,6 +151,8 @@ def psnr(sr, hr, protocol, gray=False):
 def _ssim_plane(a, b):
     """scikit-image's SSIM with the Wang et al. settings: its mean over the window positions inside
     the image equals the 'valid' SSIM map the papers' MATLAB code averages."""
+    from skimage.metrics import structural_similarity  # (scipy: not needed to load this module)
+
     return float(structural_similarity(
         a, b, win_size=_SSIM_WINDOW, gaussian_weights=True, sigma=_SSIM_SIGMA, use_sample_covariance=False,
         K1=_SSIM_K1, K2=_SSIM_K2, data_range=_PEAK,

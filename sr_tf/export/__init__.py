@@ -22,14 +22,12 @@ import shutil
 import tempfile
 import warnings
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from sr_tf import models
 from sr_tf.core.files import replace_directory, temporary_sibling
+from sr_tf.core.lazy import keras, tf  # imported at first use: `python -m sr_tf.export --help` needs neither
 from sr_tf.evaluation.metrics import quantize
-from sr_tf.evaluation.metrics import quantize as quantize_uint8
 from sr_tf.inference.saved_models import (  # noqa: F401  (the format's names, re-exported)
     FORMAT,
     METADATA_FILE,
@@ -39,12 +37,15 @@ from sr_tf.inference.saved_models import (  # noqa: F401  (the format's names, r
     read_metadata,
 )
 from sr_tf.inference.tiling import receptive_radius
-from sr_tf.models.layers import QuantizeUint8
 
 # What the signatures take. Their input specs leave the shape open, because a signature checks
 # only the dtype and a fixed shape would let the graph skip the check in `_checked`.
-IMAGE = tf.TensorSpec((None, None, 3), tf.uint8, name="image")
-IMAGES = tf.TensorSpec((None, None, None, 3), tf.uint8, name="images")
+def input_specs():
+    """(IMAGE, IMAGES): the TensorSpecs of one image and of a batch (made when first exported)."""
+    return (tf.TensorSpec((None, None, 3), tf.uint8, name="image"),
+            tf.TensorSpec((None, None, None, 3), tf.uint8, name="images"))
+
+
 SIGNATURES = {
     "serving_default": "image: uint8 [H, W, 3] -> image: uint8 [s*H, s*W, 3]",
     "upscale_float": "image: uint8 [H, W, 3] -> image: float32 [s*H, s*W, 3], 0..255 before rounding",
@@ -61,6 +62,9 @@ def _archive(float_model, tflite=False):
     """The inference endpoints around `float_model`. The SavedModel's take any shape and check it
     in the graph (a signature checks only the dtype, and a fixed shape would let the graph drop
     the check); TFLite needs the fixed shapes and has no batched endpoint."""
+    from sr_tf.models.layers import QuantizeUint8
+
+    IMAGE, IMAGES = input_specs()
     archive = keras.export.ExportArchive()
     archive.track(float_model)
     to_uint8 = QuantizeUint8(1.0)  # round half up with clipping, as the inference model
@@ -187,7 +191,7 @@ def calibration_split(data_spec, scale):
     return calibrate, check
 
 
-def export_network_file(network, name, scale, output_dir, file_format, quantize="none", calibration_data="samples",
+def export_network_file(network, name, scale, output_dir, file_format, quantization="none", calibration_data="samples",
                         max_psnr_loss=DEFAULT_MAX_PSNR_LOSS):
     """Writes `output_dir`/model.tflite or model.onnx (the network; sr_tf runs the inference head
     around it) and sr_tf.json, checked: a float file against the Keras network on a test image, an
@@ -198,7 +202,7 @@ def export_network_file(network, name, scale, output_dir, file_format, quantize=
     output_dir = os.path.abspath(os.fspath(output_dir))
     _check_replaceable(output_dir)
     lines = []
-    if quantize == "int8":
+    if quantization == "int8":
         calibrate, check = calibration_split(calibration_data, scale)
         content = accelerated.convert_int8(network, scale, accelerated.calibration_crops(calibrate))
     elif file_format == "onnx":
@@ -216,7 +220,7 @@ def export_network_file(network, name, scale, output_dir, file_format, quantize=
         predictor = accelerated.tflite_predictor(path) if file_format != "onnx" else accelerated.onnx_predictor(path)
         reference = _network_reference(network, scale)
         info = dict(predictor_info(path))
-        if quantize == "int8":
+        if quantization == "int8":
             change, float_psnr, int8_psnr = accelerated.psnr_change(reference, predictor, check, scale)
             line = (f"int8 PSNR change on {check.name} ({len(check)} images, not calibrated on): {change:+.3f} dB "
                     f"(float {float_psnr:.3f}, int8 {int8_psnr:.3f})")
@@ -229,8 +233,8 @@ def export_network_file(network, name, scale, output_dir, file_format, quantize=
             image = test_image()
             float_ref = np.asarray(reference.float_fns[scale](tf.constant(image)), np.float64)
             float_out = np.asarray(predictor.float_fns[scale](tf.constant(image)), np.float32)
-            lines.append(compare(f"{file_name} ({predictor.runtime})", quantize_uint8(float_out), float_out,
-                                 quantize_uint8(float_ref.astype(np.float32)), float_ref))
+            lines.append(compare(f"{file_name} ({predictor.runtime})", quantize(float_out), float_out,
+                                 quantize(float_ref.astype(np.float32)), float_ref))
         with open(os.path.join(temp, NETWORK_METADATA_FILE), "w") as f:
             json.dump(info, f, indent=2)
             f.write("\n")

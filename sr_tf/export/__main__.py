@@ -44,6 +44,7 @@ flags.DEFINE_float("max_psnr_loss", 0.1, "int8: the largest PSNR loss (dB) again
 def export_command(run, output, tflite=False, scale=None, file_format="saved_model", quantize="none",
                    calibration_data="samples", max_psnr_loss=0.1):
     from sr_tf import models
+    from sr_tf.core.files import check_writable, writing
     from sr_tf.export import export_checked, export_network_file
     from sr_tf.inference.predictor import load_training_network
 
@@ -56,7 +57,7 @@ def export_command(run, output, tflite=False, scale=None, file_format="saved_mod
         raise cli.UsageError("--tflite adds a TFLite file to a SavedModel; with --format=tflite drop it")
     if max_psnr_loss < 0:
         raise cli.UsageError(f"--max_psnr_loss must be >= 0, got {max_psnr_loss}")
-
+    check_writable(output)
     network = load_training_network(run)
     name, scales = models.describe(network)["model"], models.scales_of(network)
     if scale is not None:
@@ -65,11 +66,12 @@ def export_command(run, output, tflite=False, scale=None, file_format="saved_mod
         scales = (scale,)
     for s in scales:
         target = output if len(scales) == 1 else os.path.join(output, f"x{s}")
-        if file_format == "saved_model":
-            lines = export_checked(network, name, s, target, tflite)
-        else:
-            lines = export_network_file(network, name, s, target, file_format, quantize, calibration_data,
-                                        max_psnr_loss)
+        with writing(target):  # a write that fails (no space left, ...): one line naming the target
+            if file_format == "saved_model":
+                lines = export_checked(network, name, s, target, tflite)
+            else:
+                lines = export_network_file(network, name, s, target, file_format, quantize, calibration_data,
+                                            max_psnr_loss)
         what = "" if file_format == "saved_model" else f" as {'int8 ' if quantize == 'int8' else ''}{file_format}"
         print(f"exported {name} x{s}{what} to {os.path.abspath(target)}")
         for line in lines:

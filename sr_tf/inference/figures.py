@@ -6,22 +6,25 @@ import uuid
 
 import numpy as np
 
+from sr_tf.core.errors import UsageError
+from sr_tf.core.files import writing
+
 
 def parse_crop(text):
     """'y,x,size' (HR pixels) -> (y, x, size)."""
     try:
         y, x, size = (int(v) for v in str(text).split(","))
     except ValueError:
-        raise ValueError(f"--crop={text}: expected y,x,size in HR pixels, e.g. 120,80,96") from None
+        raise UsageError(f"--crop={text}: expected y,x,size in HR pixels, e.g. 120,80,96") from None
     if y < 0 or x < 0 or size <= 0:
-        raise ValueError(f"--crop={text}: y and x must be >= 0 and size > 0")
+        raise UsageError(f"--crop={text}: y and x must be >= 0 and size > 0")
     return y, x, size
 
 
 def check_crop(crop, shape):
     y, x, size = crop
     if y + size > shape[0] or x + size > shape[1]:
-        raise ValueError(f"--crop={y},{x},{size} does not fit the {shape[1]}x{shape[0]} (WxH) image")
+        raise UsageError(f"--crop={y},{x},{size} does not fit the {shape[1]}x{shape[0]} (WxH) image")
 
 
 def error_map(image, truth):
@@ -68,16 +71,16 @@ def comparison_figure(bicubic, results, truth, crops):
 
 
 def save_figure(figure, path):
-    """Writes the figure as PNG atomically (temp file in the same folder, then rename)."""
-    path = os.path.abspath(os.fspath(path))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    temp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        figure.savefig(temp, format="png")
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
+    """Writes the figure as PNG atomically (temp file in the same folder, then rename); OutputError
+    naming `path` when it cannot be written."""
+    with writing(path) as path:
+        temp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            figure.savefig(temp, format="png")
+            os.replace(temp, path)
+        finally:
+            if os.path.exists(temp):
+                os.remove(temp)
     return path
 
 

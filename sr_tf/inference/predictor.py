@@ -68,10 +68,10 @@ class Predictor:
             self._ensembles[key] = SelfEnsemble(self.float_fns[scale], strategy)
         return self._ensembles[key]
 
-    def upscale(self, lr, scale, self_ensemble=False, strategy=None, tile=0, max_megapixels=None):
+    def upscale(self, lr, scale, self_ensemble=False, strategy=None, tile=0, max_megapixels=None, progress=False):
         """uint8 SR of a uint8 H x W x 3 image. `tile` > 0 forces tiles of that many LR pixels;
         otherwise the image is tiled only when its output exceeds `max_megapixels` (default
-        DEFAULT_MAX_MEGAPIXELS; 0 never tiles)."""
+        DEFAULT_MAX_MEGAPIXELS; 0 never tiles). `progress`: a bar over the tiles."""
         lr = np.asarray(lr)
         if lr.dtype != np.uint8 or lr.ndim != 3 or lr.shape[-1] != 3:
             raise ValueError(f"expected a uint8 H x W x 3 image, got {lr.dtype} {lr.shape}")
@@ -81,7 +81,7 @@ class Predictor:
             max_megapixels = DEFAULT_MAX_MEGAPIXELS
         if not tile or tile <= 0:
             tile = tiling.auto_tile(lr.shape[0], lr.shape[1], scale, overlap, max_megapixels)
-        return tiling.tiled_upscale(self.float_fn(scale, self_ensemble, strategy), lr, scale, tile, overlap)
+        return tiling.tiled_upscale(self.float_fn(scale, self_ensemble, strategy), lr, scale, tile, overlap, progress)
 
 
 # ------------------------------------------------------------------------------------ loaders

@@ -11,13 +11,13 @@ Only one tile (plus the network's activations for it) is in memory at a time, be
 input and the uint8 output; `auto_tile` picks a tile size from a budget in megapixels.
 """
 import math
+import sys
 
-import keras
 import numpy as np
 from absl import logging
 
+from sr_tf.core.lazy import keras
 from sr_tf.evaluation.metrics import quantize
-from sr_tf.models.layers import BicubicUpsample
 
 # A tile core is never smaller than this (LR pixels), whatever the budget says.
 MIN_TILE = 16
@@ -37,6 +37,8 @@ def _pair(value):
 
 def layer_radius(layer):
     """An upper bound, in pixels of the layer's input, of how far the layer looks from a pixel."""
+    from sr_tf.models.layers import BicubicUpsample
+
     if isinstance(layer, BicubicUpsample):
         return 2  # a 5x5 tap window on the LR grid
     if isinstance(layer, keras.layers.Conv2DTranspose):
@@ -95,17 +97,19 @@ def auto_tile(height, width, scale, overlap, max_megapixels):
     return side
 
 
-def tiled_upscale(float_fn, lr, scale, tile, overlap):
+def tiled_upscale(float_fn, lr, scale, tile, overlap, progress=False):
     """uint8 SR of `lr` (uint8 H x W x 3) from `float_fn` (uint8 h x w x 3 -> float32 sh x sw x 3,
     0..255 units, before rounding) run tile by tile: cores of at most `tile` LR pixels plus
     `overlap` LR pixels of context (at least the receptive-field radius for an exact result).
-    `tile` 0 runs the whole image at once."""
+    `tile` 0 runs the whole image at once. `progress`: a progress bar over the tiles (with the
+    time left) on stderr when there are several."""
     lr = np.asarray(lr)
     height, width = lr.shape[:2]
     if not tile or tile <= 0:
         return quantize(float_fn(lr))
     output = np.empty((height * scale, width * scale, 3), np.uint8)
-    for (top, bottom, left, right), (w_top, w_bottom, w_left, w_right) in plan_tiles(height, width, tile, overlap):
+    for (top, bottom, left, right), (w_top, w_bottom, w_left, w_right) in _tile_bar(
+            plan_tiles(height, width, tile, overlap), progress):
         sr = np.asarray(float_fn(lr[w_top:w_bottom, w_left:w_right]))
         expected = ((w_bottom - w_top) * scale, (w_right - w_left) * scale)
         if sr.shape[:2] != expected:
@@ -114,3 +118,9 @@ def tiled_upscale(float_fn, lr, scale, tile, overlap):
         cols = slice((left - w_left) * scale, (right - w_left) * scale)
         output[top * scale : bottom * scale, left * scale : right * scale] = quantize(sr[rows, cols])
     return output
+
+
+def _tile_bar(tiles, progress):
+    from tqdm import tqdm
+
+    return tqdm(tiles, unit="tile", desc="tiles", disable=not progress or len(tiles) < 2, file=sys.stderr)

@@ -4,24 +4,20 @@ Names: `btsrn` (release `model_resnet_up`, options block/low_blocks/high_blocks/
 `edsr_baseline`, `edsr` (options num_blocks/num_features/res_scale) and `mdsr_baseline`, `mdsr`
 (scale is a tuple such as (2, 3, 4); one output per scale, in that order). What each model is
 (defaults, value range, targets, inference head, recipes) is its spec (specs.py); every network
-carries its description (`describe(network)`).
+carries its description (`describe(network)`). Importing the package loads no TensorFlow (the
+specs, the zoo table and the flags need none); building a network does.
 """
-import functools
 import math
 
-import keras
-
+from sr_tf.core.lazy import keras
 from sr_tf.models.edsr import mdsr_branch as _mdsr_branch
 from sr_tf.models.heads import valid_margin
-from sr_tf.models.layers import QuantizeUint8
 from sr_tf.models.pretrained_registry import PRETRAINED, PretrainedError, pretrained, pretrained_names
 from sr_tf.models.specs import (
     RECIPE_NAMES,
     ModelSpec,
     Recipe,
-    SRNetwork,
     describe,
-    from_description,
     get_spec,
     model_names,
     register,
@@ -35,13 +31,33 @@ def model_defaults(name):
     return dict(get_spec(name).defaults)
 
 
-def build_model(name: str, scale, **options) -> keras.Model:
+def build_model(name: str, scale, **options):
     """Builds the Keras functional training network `name` at `scale` (a tuple for MDSR)."""
+    from sr_tf.models.network import SRNetwork
+
     return SRNetwork(name, scale, options)
+
+
+def from_description(description, source="the description"):
+    """Builds the (untrained) network a description names; errors name `source`."""
+    from sr_tf.models import network
+
+    return network.from_description(description, source)
+
+
+def __getattr__(name):
+    """`sr_tf.models.SRNetwork`, the networks' Keras class (imported when first asked for)."""
+    if name == "SRNetwork":
+        from sr_tf.models.network import SRNetwork
+
+        return SRNetwork
+    raise AttributeError(f"module 'sr_tf.models' has no attribute {name!r}")
 
 
 def load_keras_network(path):
     """The sr_tf network in a .keras file (its config is its description); ValueError naming the file."""
+    from sr_tf.models.network import SRNetwork  # noqa: F401  (registers the classes the file names)
+
     try:
         network = keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises many kinds for a bad file
@@ -75,7 +91,7 @@ def branch(network, scale):
     return mdsr_branch(network, scale) if spec_of(network).multi_scale else network
 
 
-def build_inference_model(network, name=None, scale=None, quantize=True) -> keras.Model:
+def build_inference_model(network, name=None, scale=None, quantize=True):
     """Full-image inference: uint8 RGB LR of any size -> uint8 RGB of exactly `scale` times the size.
 
     The spec's inference head (BTSRN: pad, network, crop, plus bicubic; EDSR/MDSR: the network
@@ -92,6 +108,8 @@ def build_inference_model(network, name=None, scale=None, quantize=True) -> kera
         if len(scales) != 1:
             raise ValueError(f"{network.name} has scales {scales}; pass one")
         scale = scales[0]
+    from sr_tf.models.layers import QuantizeUint8
+
     single = branch(network, scale)
     lr_uint8 = keras.Input(shape=(None, None, 3), dtype="uint8", name="lr")
     sr = spec.inference_head(spec, single, lr_uint8, scale)
@@ -101,18 +119,10 @@ def build_inference_model(network, name=None, scale=None, quantize=True) -> kera
     return keras.Model(lr_uint8, sr, name=f"{single.name}_{suffix}")
 
 
-@functools.cache  # the same in every call; building the 43M-parameter EDSRs takes seconds
 def zoo_table():
-    """(name, scale, trainable parameters) for every model of the zoo at its defaults."""
-    rows = []
-    for name in MODEL_NAMES:
-        spec = get_spec(name)
-        scales = [spec.supported_scales] if spec.multi_scale else list(spec.supported_scales)
-        for scale in scales:
-            model = build_model(name, scale)
-            rows.append((name, scale, count_trainable(model)))
-            keras.backend.clear_session()
-    return tuple(rows)
+    """(name, scale, trainable parameters) for every model of the zoo at its defaults, as the
+    specs record them (no network is built; tests/test_models.py checks them)."""
+    return tuple((name, scale, count) for name in MODEL_NAMES for scale, count in get_spec(name).parameters.items())
 
 
 def count_trainable(model):

@@ -4,15 +4,15 @@ Every block is pre-activation (leaky ReLU, slope 0.2, before each convolution), 
 convolution is `valid`, so the identity shortcut is centre-cropped by one pixel per side,
 and nothing follows the addition. `width` is h (channels in and out), `bottleneck` is b.
 """
-import keras
-
-from sr_tf.models.layers import Gate, UnfusedLeakyReLU
+from sr_tf.core.lazy import keras
 
 LEAKY_SLOPE = 0.2
 
 
 def lrelu(x):
     """Leaky ReLU, in the form that keeps TF's conv fusions in BTSRN graphs (see UnfusedLeakyReLU)."""
+    from sr_tf.models.layers import UnfusedLeakyReLU
+
     return UnfusedLeakyReLU(negative_slope=LEAKY_SLOPE)(x)
 
 
@@ -43,6 +43,8 @@ def pixelcnn_block(x, name, width, bottleneck):
 
 def gated_block(x, name, width, bottleneck, gate="tanh"):
     """Fig. 2b, PixelCNN's gated conv: act, 1x1 h->b, act, 3x3 b->2b, tanh(u)*sigmoid(v), 1x1 b->h."""
+    from sr_tf.models.layers import Gate
+
     y = conv(lrelu(x), bottleneck, 1, f"{name}_proj")
     y = conv(lrelu(y), 2 * bottleneck, 3, f"{name}_filt")
     y = Gate(gate, name=f"{name}_gate")(y)

@@ -5,8 +5,7 @@ NN upsampling + deconvolution (x4: two x2 steps with one block between) -> high-
 blocks -> leaky ReLU -> 1x1 conv to RGB: the residual over the bicubic upsampled LR, in [0, 1]
 units, for the valid centre region (every 3x3 convolution is `valid`).
 """
-import keras
-
+from sr_tf.core.lazy import keras
 from sr_tf.models.blocks import BLOCKS, conv, lrelu
 
 SCALES = (2, 3, 4)

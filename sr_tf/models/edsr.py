@@ -5,9 +5,7 @@ sub-pixel upsampler -> tail conv -> add_mean.
 MDSR: one LR input, one output per scale. The head, the body and the tail conv are shared;
 each scale has its own pre-processing (two 5x5 residual blocks) and upsampler.
 """
-import keras
-
-from sr_tf.models.layers import DepthToSpace
+from sr_tf.core.lazy import keras
 
 DIV2K_MEAN = (0.4488, 0.4371, 0.4040)
 RGB_RANGE = 255.0
@@ -50,6 +48,8 @@ class ResBlock:
 
 def upsampler(x, scale, num_features, name):
     """Sub-pixel convolution: [conv to 4F, shuffle x2] twice for x4, [conv to 9F, shuffle x3] for x3."""
+    from sr_tf.models.layers import DepthToSpace
+
     steps = {2: [2], 3: [3], 4: [2, 2]}[scale]
     for i, r in enumerate(steps):
         x = same_conv(num_features * r * r, 3, f"{name}_{i}_conv")(x)

@@ -4,10 +4,8 @@ BTSRN (`residual_head`, the release's `predict.py`): LR / 255, symmetric padding
 release, more if the network needs it), the network, a centre crop to scale x LR, plus the
 bicubic upsampled LR, times 255. EDSR/MDSR (`direct_head`): the network on 0..255 values.
 """
-import keras
-
+from sr_tf.core.lazy import keras
 from sr_tf.models.btsrn import INFERENCE_PADDING
-from sr_tf.models.layers import BicubicUpsample, CropToScale, SymmetricPad
 
 
 def valid_margin(network, scale, probe=64):
@@ -17,6 +15,8 @@ def valid_margin(network, scale, probe=64):
 
 
 def residual_head(spec, network, lr_uint8, scale):
+    from sr_tf.models.layers import BicubicUpsample, CropToScale, SymmetricPad
+
     lr = keras.layers.Rescaling(spec.value_range / 255, name="to_unit", dtype="float32")(lr_uint8)
     margin = valid_margin(network, scale)
     padding = max(INFERENCE_PADDING, -(-margin // scale))

@@ -11,8 +11,6 @@ import json
 import os
 from importlib import resources
 
-from sr_tf.models.specs import SRNetwork
-
 PREFIX = "pretrained:"
 WEIGHTS_PACKAGE = "sr_tf.models"
 WEIGHTS_FOLDER = "weights"
@@ -107,6 +105,8 @@ def verified_weights_path(name):
 
 def pretrained(name):
     """The training network `name` (e.g. 'btsrn_x2') with its shipped weights."""
+    from sr_tf.models.network import SRNetwork
+
     item = entry(name)
     path = verified_weights_path(name)
     network = SRNetwork(item.model, [item.scale], item.options)

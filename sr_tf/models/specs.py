@@ -8,18 +8,16 @@ inference head, and its training recipes. Code asks the spec; nothing parses mod
 Every network built here is an `SRNetwork`: a functional Keras model that carries its
 description `{"model": name, "scales": [...], "options": {...}}`. Its `get_config` is that
 description, so a `.keras` file rebuilds it through the spec (as keras-hub's backbones do), and
-run directories (`model.json`) and SavedModels (`sr_tf.json`) store the same dict.
+run directories (`model.json`) and SavedModels (`sr_tf.json`) store the same dict (the class is
+in network.py: this module loads no TensorFlow, so the flags and the zoo table come fast).
 """
 import dataclasses
 from typing import Callable, Mapping
 
-import keras
-import tensorflow as tf
-
+from sr_tf.core.lazy import tf
 from sr_tf.models import btsrn as _btsrn
 from sr_tf.models import edsr as _edsr
 from sr_tf.models import heads
-from sr_tf.models.layers import PACKAGE, BicubicUpsample
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +83,9 @@ class ModelSpec:
     multi_scale: bool = False  # one network with an output per scale (MDSR)
     option_help: Mapping = dataclasses.field(default_factory=dict)  # option -> one line for --help
     option_choices: Mapping = dataclasses.field(default_factory=dict)  # option -> the values it takes
+    # Trainable parameters at the default options, per scale (MDSR: per scales tuple), for the zoo
+    # table without building a network; tests/test_models.py checks them against built networks.
+    parameters: Mapping = dataclasses.field(default_factory=dict)
 
     def options(self, options=None):
         """The defaults completed by `options`; unknown names are an error naming the model."""
@@ -134,6 +135,8 @@ _BICUBIC = {}
 
 
 def _bicubic(scale):
+    from sr_tf.models.layers import BicubicUpsample
+
     if scale not in _BICUBIC:
         _BICUBIC[scale] = BicubicUpsample(scale)
     return _BICUBIC[scale]
@@ -163,31 +166,6 @@ def model_names():
     return tuple(_SPECS)
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class SRNetwork(keras.Model):
-    """A zoo network: the spec's functional graph, plus its description as its Keras config."""
-
-    def __init__(self, model, scales, options=None, name=None, trainable=True, **kwargs):
-        spec = get_spec(model)
-        scales = spec.scales(scales)
-        options = spec.options(options)
-        graph = spec.builder(scales, **options)
-        outputs = graph.outputs if spec.multi_scale else graph.outputs[0]
-        super().__init__(graph.inputs[0], outputs, name=name or graph.name, trainable=trainable, **kwargs)
-        self.description = {"model": spec.name, "scales": list(scales), "options": options}
-
-    @property
-    def spec(self):
-        return get_spec(self.description["model"])
-
-    @property
-    def scales(self):
-        return tuple(self.description["scales"])
-
-    def get_config(self):
-        return {**self.description, "name": self.name, "trainable": self.trainable}
-
-
 def describe(network, source="the model"):
     """The description dict of an sr_tf network; a ValueError naming `source` for anything else."""
     description = getattr(network, "description", None)
@@ -198,14 +176,6 @@ def describe(network, source="the model"):
         )
     return {"model": description["model"], "scales": list(description["scales"]),
             "options": dict(description["options"])}
-
-
-def from_description(description, source="the description"):
-    """Builds the (untrained) network a description names; errors name `source`."""
-    try:
-        return SRNetwork(description["model"], description["scales"], description.get("options", {}))
-    except (KeyError, TypeError) as error:
-        raise ValueError(f"{source} is not a valid model description ({error!r}): {description!r}") from error
 
 
 def _single(build):
@@ -226,12 +196,13 @@ register(ModelSpec(
                      high_blocks="BTSRN blocks at high resolution (4)", width="BTSRN feature channels (128)",
                      bottleneck="BTSRN bottleneck channels (64)"),
     option_choices=dict(block=tuple(_btsrn.BLOCKS)),
+    parameters={2: 887_683, 3: 969_603, 4: 1_035_459},
 ))
 _EDSR_OPTION_HELP = dict(num_blocks="EDSR/MDSR residual blocks", num_features="EDSR/MDSR feature channels",
                          res_scale="EDSR/MDSR residual scaling")
 
 
-def _edsr_family_spec(name, summary, multi_scale):
+def _edsr_family_spec(name, summary, multi_scale, parameters):
     """EDSR and MDSR share value range, head, recipes and options; MDSR takes several scales."""
     if multi_scale:
         builder, defaults = (lambda scales, **options: _edsr.mdsr(scales, name=name, **options)), _edsr.MDSR_DEFAULTS
@@ -240,11 +211,14 @@ def _edsr_family_spec(name, summary, multi_scale):
     return ModelSpec(
         name=name, builder=builder, defaults=defaults[name], summary=summary, value_range=255.0, residual=False,
         inference_head=heads.direct_head, recipes={"release": EDSR_RELEASE, "budget": EDSR_BUDGET},
-        supported_scales=_edsr.SCALES, multi_scale=multi_scale, option_help=_EDSR_OPTION_HELP,
+        supported_scales=_edsr.SCALES, multi_scale=multi_scale, option_help=_EDSR_OPTION_HELP, parameters=parameters,
     )
 
 
-register(_edsr_family_spec("edsr_baseline", "EDSR, 16 blocks of 64 features", multi_scale=False))
-register(_edsr_family_spec("edsr", "EDSR, 32 blocks of 256 features, residual scaling 0.1", multi_scale=False))
-register(_edsr_family_spec("mdsr_baseline", "MDSR, 16 shared blocks, one output per scale", multi_scale=True))
-register(_edsr_family_spec("mdsr", "MDSR, 80 shared blocks", multi_scale=True))
+register(_edsr_family_spec("edsr_baseline", "EDSR, 16 blocks of 64 features", multi_scale=False,
+                           parameters={2: 1_369_859, 3: 1_554_499, 4: 1_517_571}))
+register(_edsr_family_spec("edsr", "EDSR, 32 blocks of 256 features, residual scaling 0.1", multi_scale=False,
+                           parameters={2: 40_729_603, 3: 43_680_003, 4: 43_089_923}))
+register(_edsr_family_spec("mdsr_baseline", "MDSR, 16 shared blocks, one output per scale", multi_scale=True,
+                           parameters={(2, 3, 4): 3_227_203}))
+register(_edsr_family_spec("mdsr", "MDSR, 80 shared blocks", multi_scale=True, parameters={(2, 3, 4): 7_953_987}))

@@ -82,8 +82,10 @@ class TrainConfig:
                                     "faster for DIV2K-sized sets).", "run")
     log_every: int = setting(50, "Steps between progress lines and TensorBoard scalars.", "run")
     validate_every: int = setting(1000, "Steps between validations.", "run")
-    warm_start: Optional[str] = setting(None, "A run directory or .keras network (e.g. EDSR x2) whose matching "
-                                        "weights start this run.", "run", str)
+    warm_start: Optional[str] = setting(None, "Start from the matching weights of pretrained:<name> (a shipped "
+                                        "network, e.g. pretrained:btsrn_x2 to fine-tune it on your photos; python -m "
+                                        "sr_tf.models lists them), a run directory (e.g. EDSR x2 for x3/x4) or a "
+                                        ".keras network.", "run", str)
     export: bool = setting(True, "Export the full-image inference SavedModel at the end.", "run")
 
     @property

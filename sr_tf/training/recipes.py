@@ -14,9 +14,7 @@ its time runs out; random patches. The values were chosen by measured runs (docs
 """
 import math
 
-import keras
-import tensorflow as tf
-
+from sr_tf.core.lazy import keras, tf
 from sr_tf.models import MODEL_NAMES, get_spec
 
 LR_SCHEDULES = ("step", "cosine")

@@ -18,10 +18,10 @@ import pathlib
 import shutil
 import socket
 
-import tensorflow as tf
 from absl import logging
 
 from sr_tf.core.files import write_text_atomically
+from sr_tf.core.lazy import tf
 from sr_tf.models import from_description, get_spec, load_keras_network, pretrained
 from sr_tf.models.pretrained_registry import is_pretrained_spec
 
@@ -36,6 +36,10 @@ LOCK_FILE = ".lock"  # held (fcntl.flock) by the process training into the direc
 
 class RunError(ValueError):
     """A run directory that cannot be read or reused; the message names the directory or file."""
+
+
+class TrainingError(RuntimeError):
+    """Training stopped (a NaN or Inf loss, a mismatched run directory)."""
 
 
 def write_description(run_dir, description):
@@ -72,6 +76,46 @@ def latest_checkpoint(run_dir):
 def checkpoint_step(checkpoint_path):
     """The training step a checkpoint was saved at (the optimizer's iteration count)."""
     return int(tf.train.load_variable(checkpoint_path, "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"))
+
+
+def checkpoint_number(checkpoint_path):
+    """The number in a checkpoint's name (`.../ckpt-100` -> 100): the step the trainer saved it at."""
+    return int(str(checkpoint_path).rsplit("-", 1)[1])
+
+
+def remove_checkpoint(checkpoint_dir, number):
+    """Deletes the files of checkpoint `number` (complete or not: a save that failed half-way)."""
+    folder = pathlib.Path(checkpoint_dir)
+    for entry in folder.glob(f"ckpt-{number}[._]*"):
+        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+
+
+def fresh_start(folder):
+    """What a failed start in `folder` may take away again: None when the folder holds something
+    (a run to resume, other files); otherwise the folders that do not exist yet, innermost first
+    (`folder` itself and its missing parents; [] for an existing empty folder, which stays)."""
+    folder, missing = pathlib.Path(folder), []
+    if folder.exists():
+        return [] if folder.is_dir() and not any(folder.iterdir()) else None
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def undo_start(folder, fresh):
+    """Removes what a failed start wrote into `folder`, when `fresh_start(folder)` said it was new
+    or empty: its contents, then the folders that were made for it."""
+    if fresh is None:
+        return
+    folder = pathlib.Path(folder)
+    for entry in folder.iterdir() if folder.is_dir() else ():
+        shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+    for path in fresh:
+        try:
+            path.rmdir()
+        except OSError:
+            break
 
 
 def load_network(run_dir):

@@ -10,7 +10,6 @@ import math
 import os
 import pathlib
 import resource
-import shutil
 import time
 
 import keras
@@ -22,7 +21,10 @@ from sr_tf import models
 from sr_tf.data import pairs as pairs_module
 from sr_tf.data import pipeline, sources
 from sr_tf.core import devices as distribute
+from sr_tf.core.errors import Interrupted, OutputError
+from sr_tf.core.files import check_writable, writing
 from sr_tf.training import recipes, runs, summaries, validation
+from sr_tf.training.runs import TrainingError  # noqa: F401  (defined with the run directories, re-exported)
 from sr_tf.training.step import make_train_step
 
 
@@ -32,8 +34,6 @@ GRID_PASSES_PER_EPOCH = 2
 UNBOUNDED_STEPS = 10**9  # a run bounded by --max_minutes only
 
 
-class TrainingError(RuntimeError):
-    """Training stopped (a NaN or Inf loss, a mismatched run directory)."""
 
 
 @dataclasses.dataclass
@@ -67,25 +67,49 @@ def train(config, exporter=None):
     `config.export` (the train command passes sr_tf.export.export_saved_model).
     """
     config = config.resolved()
+    check_writable(config.run_dir)  # before any work
     distribute.configure_cpu_replicas(config.cpu_replicas)
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(
         {"none": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[config.mixed_precision]
     )
-    run_dir = pathlib.Path(config.run_dir)
-    created = not run_dir.exists()
     trainer = None
     try:
         trainer = Trainer(config)
         return trainer.run(exporter)
-    except BaseException:
-        if trainer is None and created and run_dir.exists():  # a failed start leaves nothing behind
-            shutil.rmtree(run_dir, ignore_errors=True)
+    except BaseException as error:
+        if trainer is not None and not trainer.started:
+            trainer.remove_new_run_dir()  # a failed start leaves nothing behind, wherever it failed
+        if isinstance(error, KeyboardInterrupt) and not isinstance(error, Interrupted):
+            raise Interrupted(interrupted_message(config, trainer)) from None
         raise
     finally:
         if trainer is not None:
             trainer.lock.release()
         keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def open_data(flag, spec, scale, split):
+    """sources.open_pairs, with errors that name the flag (and for --val_data, how to change it)."""
+    try:
+        return sources.open_pairs(spec, scale, split)
+    except pairs_module.DatasetError as error:
+        hint = ("; point --val_data at validation images you have (benchmark:<root>:<Set>, folder:<dir>), or leave "
+                "it out with --train_data=folder:<dir> to hold out 10 % of those" if flag == "val_data" else "")
+        raise pairs_module.DatasetError(f"--{flag}={spec}: {error}{hint}") from None
+
+
+def interrupted_message(config, trainer):
+    """What Ctrl-C leaves behind and how to go on, in one line."""
+    save_dir = trainer.save_dir if trainer is not None else pathlib.Path(config.run_dir)
+    latest = runs.latest_checkpoint(save_dir) if save_dir.is_dir() else None
+    saved = f"the last checkpoint is step {runs.checkpoint_number(latest)}, rerun the same command to resume"
+    if trainer is None or not trainer.started:
+        return "interrupted while starting; " + (saved if latest else "nothing was kept")
+    if latest:
+        return f"interrupted at step {trainer.step}; {saved}"
+    return (f"interrupted at step {trainer.step}, before the first checkpoint (--checkpoint_every="
+            f"{config.checkpoint_every}); rerun the same command to start again")
 
 
 def cpu_clock():
@@ -107,7 +131,7 @@ class Trainer:
         self.scales = config.scales
         keras.utils.set_random_seed(config.seed)
 
-        self.train_pairs = {s: sources.open_pairs(config.train_data, s, config.train_split) for s in self.scales}
+        self.train_pairs = {s: open_data("train_data", config.train_data, s, config.train_split) for s in self.scales}
         self.train_pairs, self.val_pairs, self.validation_images = self._validation_pairs()
         self.steps_per_epoch = self._steps_per_epoch()
         self.total_steps = config.steps or config.epochs * self.steps_per_epoch or UNBOUNDED_STEPS
@@ -121,13 +145,24 @@ class Trainer:
             self.schedule = recipes.learning_rate_schedule(config.learning_rate, config.lr_decay_factor, decay_every)
             initial_rate = self.schedule
 
-        # One process per run directory (per worker folder in a multi-worker run).
+        # One process per run directory (per worker folder in a multi-worker run). Training has
+        # started once the first step ran; a start that fails before removes what it wrote, when
+        # the folder was new (or empty).
+        self.started = False
+        self.fresh = runs.fresh_start(self.save_dir)
         self.lock = runs.RunLock(self.save_dir).acquire()
         try:
             self._start(config, initial_rate)
         except BaseException:  # released here, not when the garbage collector gets to it
+            self.remove_new_run_dir()
             self.lock.release()
             raise
+
+    def remove_new_run_dir(self):
+        """Removes what this run wrote into a folder that was new or empty (its own folder must be
+        locked by this process); a folder that held a run before is left as it is."""
+        if self.lock.file is not None:
+            runs.undo_start(self.save_dir, self.fresh)
 
     def _start(self, config, initial_rate):
         """What needs the run directory's lock: checkpoints, network, optimizer, input, writers."""
@@ -154,7 +189,8 @@ class Trainer:
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, str(self.save_dir / runs.CHECKPOINT_DIR), max_to_keep=config.keep_checkpoints
         )
-        self.writers = summaries.Writers(self.run_dir / runs.LOG_DIR, enabled=self.chief)
+        with writing(self.run_dir / runs.LOG_DIR):
+            self.writers = summaries.Writers(self.run_dir / runs.LOG_DIR, enabled=self.chief)
         self.validator = (
             validation.Validator(self.network, config.model, self.val_pairs, config.val_images) if self.chief else None
         )
@@ -181,8 +217,8 @@ class Trainer:
         results.json say so."""
         config, train = self.config, self.train_pairs
         if config.val_data or sources.has_validation_split(config.train_data):
-            spec = config.val_data or config.train_data
-            return train, {s: sources.open_pairs(spec, s, "valid") for s in self.scales}, f"{spec} (validation)"
+            flag, spec = ("val_data", config.val_data) if config.val_data else ("train_data", config.train_data)
+            return train, {s: open_data(flag, spec, s, "valid") for s in self.scales}, f"{spec} (validation)"
         split = {s: pairs_module.held_out_split(p) for s, p in train.items()}
         if any(held is None for _, held in split.values()):
             logging.warning(
@@ -266,9 +302,9 @@ class Trainer:
             self.writers.hparams(hparams_of(config, self.network, replicas), self.scales)
             self.writers.validation_note(self.validation_images)
         logging.info(
-            "%s %s: %s trainable parameters, %d steps (%d per epoch), global batch %d on %d replica(s)",
+            "%s %s: %s trainable parameters, %s, global batch %d on %d replica(s)",
             "resuming" if resumed else "training", config.model, f"{models.count_trainable(self.network):,}",
-            self.total_steps, self.steps_per_epoch, config.batch_size, self.strategy.num_replicas_in_sync,
+            self.length_text(), config.batch_size, self.strategy.num_replicas_in_sync,
         )
         last_log_time, last_log_step = time.perf_counter(), self.step
         budget = self.budget_seconds
@@ -279,6 +315,7 @@ class Trainer:
             started = self.clock()
             loss = float(self.train_steps[scale](self.iterators[scale]))
             self.train_seconds.assign_add(self.clock() - started)
+            self.started = True
             step = self.step
             if not math.isfinite(loss):
                 raise TrainingError(
@@ -291,16 +328,16 @@ class Trainer:
                 rate = (step - last_log_step) / max(now - last_log_time, 1e-9)
                 last_log_time, last_log_step = now, step
                 lr = float(self.schedule(step - 1)) if self.schedule else float(self.optimizer.learning_rate)
-                logging.info("step %d/%d  loss %.6g  lr %.4g  %.2f steps/s", step, self.total_steps, loss, lr, rate)
+                logging.info("%s  loss %.6g  lr %.4g  %.2f steps/s", self.progress_text(), loss, lr, rate)
                 self.writers.train_scalars(step, loss=loss, learning_rate=lr, steps_per_second=rate)
             if step % config.checkpoint_every == 0:
-                self.manager.save(checkpoint_number=step)
+                self.save()
                 last_log_time = time.perf_counter()  # steps/s counts training only
             if step % config.validate_every == 0 and step < self.total_steps:
                 self.validate(step)
                 last_log_time = time.perf_counter()
         if self.manager.latest_checkpoint is None or not self.manager.latest_checkpoint.endswith(f"-{self.step}"):
-            self.manager.save(checkpoint_number=self.step)
+            self.save()
         psnr, bicubic = self.validate(self.step)
         saved_model = self.export(exporter) if config.export and exporter and self.chief else ""
         self.writers.flush()
@@ -310,6 +347,40 @@ class Trainer:
         if self.chief:
             runs.write_text_atomically(self.run_dir / runs.RESULTS_FILE, json.dumps(result.to_json(), indent=2) + "\n")
         return result
+
+    def save(self):
+        """A checkpoint of this step. A save that fails (no space left) removes its partial files,
+        so the last complete checkpoint stays the latest, and says how to resume from it."""
+        step, folder = self.step, self.save_dir / runs.CHECKPOINT_DIR
+        try:
+            with writing(folder / f"ckpt-{step}"):
+                self.manager.save(checkpoint_number=step)
+        except BaseException as error:  # a full disk, or Ctrl-C during the save
+            latest = runs.latest_checkpoint(self.save_dir)
+            if latest is None or runs.checkpoint_number(latest) != step:
+                runs.remove_checkpoint(folder, step)  # half-written: the last complete one stays the latest
+            if not isinstance(error, OutputError):
+                raise
+            hint = (f"the last complete checkpoint is step {runs.checkpoint_number(latest)}: free some space and "
+                    "rerun the same command to resume" if latest else "no checkpoint was written yet")
+            raise OutputError(f"{error}; {hint}") from None
+
+    def length_text(self):
+        """How long the run trains: `1200 steps (300 per epoch)`, or the --max_minutes budget."""
+        parts = []
+        if self.total_steps != UNBOUNDED_STEPS:
+            parts.append(f"{self.total_steps} steps ({self.steps_per_epoch} per epoch)")
+        if self.config.max_minutes:
+            parts.append(f"at most {self.config.max_minutes:g} minutes of training steps")
+        return ", ".join(parts)
+
+    def progress_text(self):
+        """`step 300/1200`; with --max_minutes also the minutes used of the budget:
+        `step 50  3.2/15 min` (no step total when only the budget bounds the run)."""
+        text = f"step {self.step}" + (f"/{self.total_steps}" if self.total_steps != UNBOUNDED_STEPS else "")
+        if self.config.max_minutes:
+            text += f"  {float(self.train_seconds.numpy()) / 60:.1f}/{self.config.max_minutes:g} min"
+        return text
 
     def progress(self):
         """The share of the run done: the larger of steps / total steps and seconds / budget."""
@@ -339,9 +410,30 @@ class Trainer:
             target = self.run_dir / runs.SAVED_MODEL_DIR
             if len(self.scales) > 1:
                 target = target / f"x{s}"
-            paths.append(str(exporter(self.network, s, target)))
+            with writing(target):
+                paths.append(str(exporter(self.network, s, target)))
             logging.info("exported the x%d inference model to %s", s, paths[-1])
         return paths[0] if len(paths) == 1 else ",".join(paths)
+
+
+def below_bicubic_hint(config, result):
+    """One line for a run whose network ends below bicubic on its validation images, saying so and
+    what to do (fine-tune a shipped network, or train longer); "" when it beats bicubic."""
+    behind = {s: result.bicubic_psnr[s] - result.psnr[s] for s in result.psnr if result.psnr[s] < result.bicubic_psnr[s]}
+    if not behind:
+        return ""
+    worst = max(behind, key=behind.get)
+    text = f"x{worst} ends {behind[worst]:.2f} dB below bicubic on the validation images"
+    if config.warm_start:
+        return f"{text}, even from --warm_start={config.warm_start}: train longer (--steps or --max_minutes)"
+    shipped = [item for item in models.PRETRAINED.values() if item.scale in config.scales]
+    same = [item for item in shipped if item.model == config.model] or shipped
+    if not same:
+        return f"{text}: a network trained from scratch needs far longer; train longer (--steps or --max_minutes)"
+    suggestion = f"--warm_start=pretrained:{same[0].name}" + ("" if same[0].model == config.model else
+                                                              f" --model={same[0].model}")
+    return (f"{text}: a network trained from scratch needs far longer; fine-tune a shipped one instead, e.g. "
+            f"{suggestion} (python -m sr_tf.models lists them)")
 
 
 def hparams_of(config, network, replicas):
