@@ -29,7 +29,15 @@ setup(
         "matplotlib>=3.5",  # figures and the block-comparison plot
         "tqdm",  # progress bars of sr_tf.upscale
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={
+        "test": ["pytest>=7"],
+        # Fast CPU inference (docs/performance.md): OpenVINO runs bf16 / fp32, LiteRT the int8 and float TFLite files.
+        "fast": ["openvino>=2024.4", "ai-edge-litert>=1.2"],
+        # ONNX export (tf2onnx) and ONNX files as --model (ONNX Runtime).
+        "onnx": ["onnx>=1.16", "onnxruntime>=1.18", "tf2onnx>=1.16"],
+        # tools/bench_runtimes.py's PyTorch rows (the CPU build; see docs/performance.md).
+        "bench": ["torch>=2.4"],
+    },
     entry_points={
         "console_scripts": [
             "sr-tf-train = sr_tf.cli:train_script",

@@ -33,27 +33,33 @@ def tiny_btsrn(tmp_path_factory):
     return str(path), network
 
 
-@pytest.fixture(scope="module")
-def int8_export(tiny_btsrn, tmp_path_factory):
+def int8_runtime(file_format):
+    if file_format == "tflite":
+        return "litert int8"
+    return "openvino int8" if runtimes.available("openvino") else "onnxruntime int8"
+
+
+@pytest.fixture(scope="module", params=["onnx", "tflite"])
+def int8_export(request, tiny_btsrn, tmp_path_factory):
     path, network = tiny_btsrn
     target = tmp_path_factory.mktemp("int8") / "btsrn_int8"
-    lines = export.export_network_file(network, "btsrn", SCALE, target, "tflite", quantization="int8",
+    lines = export.export_network_file(network, "btsrn", SCALE, target, request.param, quantization="int8",
                                        max_psnr_loss=10.0)
-    return target, lines
+    return target, lines, request.param
 
 
 def test_int8_export_writes_a_folder_that_model_accepts(int8_export, tiny_btsrn):
-    target, lines = int8_export
-    assert sorted(os.listdir(target)) == ["model.tflite", "sr_tf.json"]
+    target, lines, file_format = int8_export
+    assert sorted(os.listdir(target)) == [f"model.{file_format}", "sr_tf.json"]
     assert len(lines) == 1 and "int8 PSNR change on samples valid x2 (2 images" in lines[0]
     info = json.loads((target / "sr_tf.json").read_text())
     assert (info["model"], info["scale"], info["precision"]) == ("btsrn", SCALE, "int8")
     assert info["psnr_check"]["images"] == 2
 
     predictor = load_predictor(str(target))
-    assert predictor.runtime == "litert int8" and predictor.scales == (SCALE,)
-    also = load_predictor(str(target / "model.tflite"))  # the file alone works as well
-    assert also.runtime == "litert int8"
+    assert predictor.runtime == int8_runtime(file_format) and predictor.scales == (SCALE,)
+    also = load_predictor(str(target / f"model.{file_format}"))  # the file alone works as well
+    assert also.runtime == predictor.runtime
 
     reference = network_predictor(tiny_btsrn[1])
     image = random_image(41, 53, 1)
@@ -71,7 +77,7 @@ def test_int8_folder_in_evaluate_and_upscale(int8_export, tmp_path):
     from sr_tf import evaluate, upscale
     from conftest import make_benchmark
 
-    target, _ = int8_export
+    target = int8_export[0]
     root = make_benchmark(tmp_path / "bench")
     results = tmp_path / "r.json"
     status = evaluate.main(["evaluate", f"--model={target}", f"--benchmark_dir={root}", "--sets=Tiny", "--scales=2",
@@ -100,7 +106,19 @@ def test_float_network_files_reproduce_keras(file_format, tiny_btsrn, tmp_path):
     expected = network_predictor(network).float_fns[SCALE](image).numpy()
     got = predictor.float_fns[SCALE](image).numpy()
     assert np.abs(got - expected).max() < export.FLOAT_TOLERANCE
-    assert predictor.runtime.split()[0] == ("litert" if file_format == "tflite" else "onnxruntime")
+    assert predictor.runtime.split()[0] == ("litert" if file_format == "tflite" else int8_runtime("onnx").split()[0])
+
+
+def test_onnx_runtime_runs_onnx_files_too(tiny_btsrn, tmp_path):
+    from sr_tf.inference.accelerated import onnx_predictor
+
+    _, network = tiny_btsrn
+    export.export_network_file(network, "btsrn", SCALE, tmp_path / "f", "onnx")
+    predictor = onnx_predictor(str(tmp_path / "f" / "model.onnx"), runtime="onnxruntime")
+    image = random_image(17, 19, 7)
+    expected = network_predictor(network).float_fns[SCALE](image).numpy()
+    assert predictor.runtime == "onnxruntime fp32"
+    assert np.abs(predictor.float_fns[SCALE](image).numpy() - expected).max() < export.FLOAT_TOLERANCE
 
 
 def test_edsr_onnx_round_trip(tmp_path):
@@ -148,6 +166,10 @@ def test_missing_extra_names_it(monkeypatch, tiny_btsrn, tmp_path):
     with pytest.raises(ModelError, match=r"--precision=bf16: .*openvino.*pip install 'sr_tf\[fast\]'"):
         load_predictor(tiny_btsrn[0], precision="bf16")
     assert accelerated.resolve_precision("auto") == "fp32"  # no OpenVINO: auto is the exact path
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    monkeypatch.setitem(sys.modules, "onnxruntime.quantization", None)
+    with pytest.raises(ModelError, match=r"--precision=int8: .*onnxruntime.*pip install 'sr_tf\[onnx\]'"):
+        load_predictor(tiny_btsrn[0], precision="int8")  # quantized by ONNX Runtime's quantizer
     monkeypatch.setitem(sys.modules, "tf2onnx", None)
     with pytest.raises(runtimes.MissingRuntime, match=r"--format=onnx needs tf2onnx.*sr_tf\[onnx\]"):
         export.export_network_file(network, "btsrn", SCALE, tmp_path / "o", "onnx")
@@ -162,7 +184,7 @@ def test_bad_precision_and_quantize_are_usage_errors(tiny_btsrn, tmp_path, capsy
     assert "--precision" in capsys.readouterr().err
     assert export_main.main(["export", f"--model={path}", f"--output={tmp_path}/o", "--quantize=int4"]) == 2
     assert "--quantize" in capsys.readouterr().err
-    assert export_main.main(["export", f"--model={path}", f"--output={tmp_path}/o", "--quantize=int8",
+    assert export_main.main(["export", f"--model={path}", f"--output={tmp_path}/o", "--tflite",
                              "--format=onnx"]) == 2
     assert os.listdir(tmp_path) == []
 
@@ -176,10 +198,10 @@ def test_precision_applies_to_networks_only(tmp_path):
 def test_precision_int8_caches_its_conversion(tiny_btsrn):
     path, _ = tiny_btsrn
     first = load_predictor(path, precision="int8")
-    assert first.runtime == "litert int8"
+    assert first.runtime == int8_runtime("onnx")
     cache = os.path.join(os.environ["SR_TF_CACHE"], "int8")
     files = os.listdir(cache)
-    assert len(files) == 1 and files[0].startswith("btsrn_x2_")
+    assert len(files) == 1 and files[0].startswith("btsrn_x2_") and files[0].endswith(".onnx")
     load_predictor(path, precision="int8")
     assert os.listdir(cache) == files  # made once
 
@@ -206,7 +228,7 @@ def test_shipped_btsrn_x2_int8_within_a_tenth_of_a_db_on_set5(benchmark_dir, tmp
     from sr_tf.data import sources
 
     network = load_predictor("pretrained:btsrn_x2").keep_alive[0]
-    lines = export.export_network_file(network, "btsrn", 2, tmp_path / "q", "tflite", quantization="int8")
+    lines = export.export_network_file(network, "btsrn", 2, tmp_path / "q", "onnx", quantization="int8")
     set5 = sources.open_pairs(f"benchmark:{benchmark_dir}:Set5", 2)
     change, _, _ = accelerated.psnr_change(network_predictor(network), load_predictor(str(tmp_path / "q")), set5, 2)
     assert change >= -0.1, (change, lines)

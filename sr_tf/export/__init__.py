@@ -204,7 +204,8 @@ def export_network_file(network, name, scale, output_dir, file_format, quantizat
     lines = []
     if quantization == "int8":
         calibrate, check = calibration_split(calibration_data, scale)
-        content = accelerated.convert_int8(network, scale, accelerated.calibration_crops(calibrate))
+        convert = accelerated.convert_int8_onnx if file_format == "onnx" else accelerated.convert_int8
+        content = convert(network, scale, accelerated.calibration_crops(calibrate))
     elif file_format == "onnx":
         content = accelerated.convert_onnx(network, scale)
     else:

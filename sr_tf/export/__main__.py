@@ -6,9 +6,11 @@ Exports a training run's latest checkpoint, a .keras training network or pretrai
   --format=tflite       <dir>/model.tflite: the network alone, float32; sr_tf runs the model's
                         inference head (padding, bicubic residual) around it through LiteRT
   --format=onnx         <dir>/model.onnx: the same for ONNX Runtime (extra `onnx`)
-  --quantize=int8       <dir>/model.tflite in int8, calibrated on --calibration_data; the PSNR
-                        change on images it was not calibrated on is printed, and nothing is
-                        written when the loss exceeds --max_psnr_loss
+  --quantize=int8       the network in int8, calibrated on --calibration_data: <dir>/model.onnx
+                        (percentile ranges; OpenVINO or ONNX Runtime), or with --format=tflite
+                        <dir>/model.tflite (min-max ranges; LiteRT, for phones). The PSNR change
+                        on images it was not calibrated on is printed, and nothing is written
+                        when the loss exceeds --max_psnr_loss
 It reloads what it wrote, checks it against the Keras network and says how close it came; it
 fails, writing nothing, otherwise. Every folder it writes works as --model in evaluate, upscale
 and figure. An MDSR network gives one export per scale in <dir>/x<s> unless --scale picks one.
@@ -33,8 +35,9 @@ flags.DEFINE_bool("tflite", False, "Also write <output>/model.tflite (builtin op
 flags.DEFINE_integer("scale", None, "The scale to export (MDSR; default all, in <output>/x<s>).", flag_values=FLAGS)
 flags.DEFINE_enum("format", "saved_model", ["saved_model", "tflite", "onnx"], "What to write: an inference "
                   "SavedModel, or the network as model.tflite / model.onnx (see above).", flag_values=FLAGS)
-flags.DEFINE_enum("quantize", "none", ["none", "int8"], "int8: write the network as int8 TFLite (implies "
-                  "--format=tflite), checked by its PSNR change.", flag_values=FLAGS)
+flags.DEFINE_enum("quantize", "none", ["none", "int8"], "int8: write the network in int8, as model.onnx "
+                  "(default; OpenVINO / ONNX Runtime) or with --format=tflite as model.tflite (LiteRT, mobile), "
+                  "checked by its PSNR change.", flag_values=FLAGS)
 flags.DEFINE_string("calibration_data", "samples", "Images that calibrate int8 (a data spec; its train split, or "
                     "9 in 10 images; the rest check the PSNR change).", flag_values=FLAGS)
 flags.DEFINE_float("max_psnr_loss", 0.1, "int8: the largest PSNR loss (dB) against the float network that is "
@@ -48,11 +51,8 @@ def export_command(run, output, tflite=False, scale=None, file_format="saved_mod
     from sr_tf.export import export_checked, export_network_file
     from sr_tf.inference.predictor import load_training_network
 
-    if quantize == "int8":
-        if file_format == "onnx":
-            raise cli.UsageError("--quantize=int8 writes TFLite (int8 ONNX was not kept: docs/performance.md); "
-                                 "drop --format=onnx")
-        file_format = "tflite"
+    if quantize == "int8" and file_format == "saved_model":
+        file_format = "onnx"  # int8 ONNX (percentile calibration) unless --format=tflite asks for int8 TFLite
     if tflite and file_format != "saved_model":
         raise cli.UsageError("--tflite adds a TFLite file to a SavedModel; with --format=tflite drop it")
     if max_psnr_loss < 0:

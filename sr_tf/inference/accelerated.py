@@ -4,7 +4,8 @@ or as ONNX through ONNX Runtime, each inside the model's own TensorFlow inferenc
 `--precision` picks the path for a Keras network (pretrained:, .keras, run directory):
   fp32  TensorFlow, exact (the Keras inference model; what evaluate uses by default)
   bf16  OpenVINO with bf16 where the CPU has it (AVX512-BF16 / AMX); extra `fast`
-  int8  the network quantized to int8 TFLite once (calibrated on `samples`), cached, run by LiteRT
+  int8  the network quantized to int8 ONNX once (percentile calibration on `samples`), cached, run
+        by OpenVINO (else ONNX Runtime); extras `fast` and `onnx`
   auto  bf16 when OpenVINO is installed and the CPU runs bf16 natively, else fp32
 docs/performance.md has the measurements behind these choices.
 """
@@ -27,6 +28,7 @@ FORMAT = "sr_tf.network/1"  # the sr_tf metadata of a .tflite / .onnx network fi
 CALIBRATION_DATA = "samples"
 CALIBRATION_CROPS = 48  # LR crops of CALIBRATION_SIZE pixels
 CALIBRATION_SIZE = 48
+CALIBRATION_PERCENTILE = 99.99  # int8 ONNX: activation ranges cover this share of the calibration values
 IMAGE = tf.TensorSpec((None, None, 3), tf.uint8, name="image")
 
 
@@ -128,6 +130,50 @@ def _output_node(content):
     return name.decode() if isinstance(name, bytes) else name
 
 
+def convert_int8_onnx(network, scale, calibration_lrs, percentile=CALIBRATION_PERCENTILE):
+    """Int8 ONNX bytes (QDQ: weights int8 per channel, activations uint8 per tensor over the
+    `percentile` of the calibration values, which ignores the rare outliers that min-max
+    calibration stretches every range for) with its sr_tf metadata; the last convolution stays
+    float. ONNX Runtime's quantizer; OpenVINO or ONNX Runtime run it."""
+    onnx = runtimes.require("onnx", "int8 ONNX")
+    quantization = runtimes.require("onnxruntime.quantization", "int8 ONNX")
+    inputs = network_inputs(network, scale, calibration_lrs)
+    folder = tempfile.mkdtemp(prefix="sr_tf_int8_onnx_")
+    try:
+        float_path, int8_path = os.path.join(folder, "float.onnx"), os.path.join(folder, "int8.onnx")
+        with open(float_path, "wb") as f:
+            f.write(convert_onnx(network, scale))
+        model = onnx.load(float_path)
+        input_name = model.graph.input[0].name
+        last = [node.name for node in model.graph.node if model.graph.output[0].name in node.output]
+        convs = [node.name for node in model.graph.node if node.op_type == "Conv"]
+
+        class Reader(quantization.CalibrationDataReader):
+            def __init__(self):
+                self.arrays = iter(inputs)
+
+            def get_next(self):
+                array = next(self.arrays, None)
+                return None if array is None else {input_name: array}
+
+        quantization.quantize_static(
+            float_path, int8_path, Reader(), quant_format=quantization.QuantFormat.QDQ, per_channel=True,
+            activation_type=quantization.QuantType.QUInt8, weight_type=quantization.QuantType.QInt8,
+            calibrate_method=quantization.CalibrationMethod.Percentile, nodes_to_exclude=last + convs[-1:],
+            extra_options={"CalibPercentile": percentile})
+        quantized = onnx.load(int8_path)
+    except runtimes.MissingRuntime:
+        raise
+    except Exception as error:  # the quantizer raises many kinds
+        raise ValueError(f"int8 ONNX quantization of x{scale} failed: {error}") from error
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    del quantized.metadata_props[:]
+    entry = quantized.metadata_props.add()
+    entry.key, entry.value = runtimes.METADATA_KEY, json.dumps(network_info(network, scale, "int8"))
+    return quantized.SerializeToString()
+
+
 def convert_float_tflite(network, scale):
     """Float32 TFLite bytes of the x`scale` network, with its sr_tf metadata."""
     single = models.branch(network, scale)
@@ -197,11 +243,19 @@ def tflite_predictor(path):
                      keep_alive=runner, runtime="litert fp32")
 
 
-def onnx_predictor(path):
+def onnx_predictor(path, runtime=None):
+    """A Predictor of an .onnx network file sr_tf wrote: run by OpenVINO when it is installed
+    (float files in f32, int8 files with bf16 around the int8 layers), else by ONNX Runtime."""
     info = runtimes.onnx_metadata(path)
     if info is None:
         raise ValueError(f"{path}: an .onnx file without sr_tf's description (not written by sr_tf.export)")
-    return predictor_for_runner(info, runtimes.OnnxRunner(path), os.fspath(path), "onnxruntime fp32")
+    precision = info.get("precision", "fp32")
+    runtime = runtime or ("openvino" if runtimes.available("openvino") else "onnxruntime")
+    if runtime == "openvino":
+        run = runtimes.OpenVinoRunner(os.fspath(path), "bf16" if precision == "int8" else "fp32")
+    else:
+        run = runtimes.OnnxRunner(path)
+    return predictor_for_runner(info, run, os.fspath(path), f"{runtime} {precision}")
 
 
 def openvino_predictor(network, source, precision):
@@ -215,7 +269,7 @@ def openvino_predictor(network, source, precision):
         fns[scale], radii[scale] = head_function(info, runner), int(info["receptive_radius"])
         keep.append(runner)
         used = runner.precision
-    label = {"bf16": "bf16", "f32": "fp32"}.get(used.split(".")[-1].lower(), used)
+    label = "bf16" if "bf16" in used.lower() or "bfloat16" in used.lower() else "fp32"
     return Predictor(models.describe(network)["model"], source, fns, radii, keep_alive=(network, keep),
                      runtime=f"openvino {label}")
 
@@ -227,16 +281,19 @@ def weights_digest(network):
     return digest.hexdigest()[:16]
 
 
-def int8_network_file(network, scale, cache_dir=None):
-    """The cached int8 TFLite file of `network` at `scale` (made once, calibrated on `samples`)."""
+def int8_network_file(network, scale, cache_dir=None, file_format="onnx"):
+    """The cached int8 network file (onnx or tflite) of `network` at `scale`, made once, calibrated
+    on `samples`."""
     from sr_tf.data import sources
     from sr_tf.data.pairs import default_cache_dir
 
     folder = os.path.join(cache_dir or default_cache_dir(), "int8")
-    path = os.path.join(folder, f"{models.describe(network)['model']}_x{scale}_{weights_digest(network)}.tflite")
+    stem = f"{models.describe(network)['model']}_x{scale}_{weights_digest(network)}"
+    path = os.path.join(folder, f"{stem}.{file_format}")
     if not os.path.isfile(path):
         pairs = sources.open_pairs(CALIBRATION_DATA, scale, "train")
-        content = convert_int8(network, scale, calibration_crops(pairs))
+        convert = convert_int8_onnx if file_format == "onnx" else convert_int8
+        content = convert(network, scale, calibration_crops(pairs))
         os.makedirs(folder, exist_ok=True)
         temp = tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False)
         with temp:
@@ -250,11 +307,11 @@ def int8_predictor(network, source):
 
     fns, radii, keep = {}, {}, []
     for scale in models.scales_of(network):
-        part = tflite_predictor(int8_network_file(network, scale))
+        part = onnx_predictor(int8_network_file(network, scale))
         fns.update(part.float_fns)
         radii.update(part.radii)
         keep.append(part.keep_alive)
-    return Predictor(models.describe(network)["model"], source, fns, radii, keep_alive=keep, runtime="litert int8")
+    return Predictor(models.describe(network)["model"], source, fns, radii, keep_alive=keep, runtime=part.runtime)
 
 
 def resolve_precision(precision):
