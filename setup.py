@@ -31,8 +31,9 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7"],
-        # Fast CPU inference (docs/performance.md): OpenVINO runs bf16 / fp32, LiteRT the int8 and float TFLite files.
-        "fast": ["openvino>=2024.4", "ai-edge-litert>=1.2"],
+        # Fast CPU inference (docs/performance.md): OpenVINO runs bf16 / fp32 / int8 from the networks' ONNX form,
+        # LiteRT runs TFLite files.
+        "fast": ["openvino>=2024.4", "ai-edge-litert>=1.2", "onnx>=1.16", "onnxruntime>=1.18", "tf2onnx>=1.16"],
         # ONNX export (tf2onnx) and ONNX files as --model (ONNX Runtime).
         "onnx": ["onnx>=1.16", "onnxruntime>=1.18", "tf2onnx>=1.16"],
         # tools/bench_runtimes.py's PyTorch rows (the CPU build; see docs/performance.md).

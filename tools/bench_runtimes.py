@@ -5,14 +5,19 @@
 
 Speed: each model (pretrained:<name>) on a random --lr_size LR image, whole image, through each
 path's float function (the inference head included); rounds interleave the paths and the table
-gives medians. Paths:
+gives medians. sr_tf paths are timed through `Predictor.upscale` (uint8 out, tiled as each runtime
+tiles by default: above 1 output megapixel, LiteRT above 0.25). Paths:
   tf_fp32      TensorFlow, the Keras inference model (what --precision=fp32 runs)
   tf_bf16      TensorFlow, the same network built under mixed_bfloat16
   ov_fp32      OpenVINO, f32 inference precision               (extra fast)
   ov_bf16      OpenVINO, bf16 where the CPU has it             (extra fast; --precision=bf16 / auto)
-  litert_fp32  the float network file through LiteRT (XNNPACK) (extra fast; sr_tf.export --format=tflite)
-  litert_int8  the int8 network file through LiteRT (XNNPACK)  (extra fast; --quantize=int8, --precision=int8)
-  ort_fp32     the ONNX network file through ONNX Runtime      (extra onnx; --format=onnx)
+  ov_int8      the int8 ONNX file (percentile calibration) through OpenVINO
+                                                  (extras fast, onnx; --quantize=int8, --precision=int8)
+  ort_fp32     the float ONNX file through ONNX Runtime        (extra onnx; --format=onnx)
+  ort_int8     the int8 ONNX file through ONNX Runtime         (extra onnx)
+  litert_fp32  the float TFLite file through LiteRT (XNNPACK)  (extra fast; --format=tflite)
+  litert_int8  the int8 TFLite file (min-max calibration) through LiteRT (XNNPACK)
+                                                  (extra fast; --format=tflite --quantize=int8)
   torch_fp32 / torch_bf16   EDSR-baseline in PyTorch's official layout (channels_last; bf16 autocast),
                random weights, the same input (extra bench; edsr_baseline models only)
 PSNR: every sr_tf path on --sets with the papers' protocol (Y, scale pixels shaved, MATLAB LR files),
@@ -31,7 +36,8 @@ import time
 import numpy as np
 from absl import app, flags
 
-ALL_PATHS = ("tf_fp32", "tf_bf16", "ov_fp32", "ov_bf16", "litert_fp32", "litert_int8", "ort_fp32")
+ALL_PATHS = ("tf_fp32", "tf_bf16", "ov_fp32", "ov_bf16", "ov_int8", "ort_fp32", "ort_int8", "litert_fp32",
+             "litert_int8")
 TORCH_PATHS = ("torch_fp32", "torch_bf16")
 
 
@@ -43,7 +49,10 @@ def define_flags():
     flags.DEFINE_string("benchmark_dir", None, "Score every path on --sets of this folder (default: none).")
     flags.DEFINE_list("sets", ["Set5", "Set14"], "Benchmark sets for the PSNR columns.")
     flags.DEFINE_string("photo_size", "1920x1080", "LR photo WxH for the end-to-end upscale ('' skips it).")
-    flags.DEFINE_list("photo_precisions", ["fp32", "auto", "int8"], "--precision values of the photo runs.")
+    flags.DEFINE_list("photo_models", ["btsrn_x2"], "Shipped networks of the photo runs.")
+    flags.DEFINE_list("photo_runs", ["fp32", "auto", "int8_export", "tflite_int8_export"],
+                      "Photo runs: a --precision value, int8_export (--model=<sr_tf.export --quantize=int8 folder>) "
+                      "or tflite_int8_export (the same with --format=tflite).")
     flags.DEFINE_string("json", None, "Also write everything to this JSON file.")
     flags.DEFINE_bool("quick", False, "Tiny random networks and images, one round, no photo: a smoke test.")
 
@@ -70,13 +79,18 @@ def network_file_predictor(network, scale, kind, folder):
     from sr_tf.inference import accelerated
 
     if kind == "litert_int8":
-        return accelerated.tflite_predictor(accelerated.int8_network_file(network, scale, cache_dir=folder))
+        return accelerated.tflite_predictor(accelerated.int8_network_file(network, scale, folder, "tflite"))
+    if kind in ("ov_int8", "ort_int8"):
+        path = accelerated.int8_network_file(network, scale, folder, "onnx")
+        return accelerated.onnx_predictor(path, runtime="openvino" if kind == "ov_int8" else "onnxruntime")
     path = os.path.join(folder, f"{kind}.{'onnx' if kind == 'ort_fp32' else 'tflite'}")
     content = accelerated.convert_onnx(network, scale) if kind == "ort_fp32" else accelerated.convert_float_tflite(
         network, scale)
     with open(path, "wb") as f:
         f.write(content)
-    return accelerated.tflite_predictor(path) if kind == "litert_fp32" else accelerated.onnx_predictor(path)
+    if kind == "litert_fp32":
+        return accelerated.tflite_predictor(path)
+    return accelerated.onnx_predictor(path, runtime="onnxruntime")
 
 
 def make_predictor(kind, network, scale, folder):
@@ -174,9 +188,22 @@ def psnr_columns(predictor, benchmark_dir, sets, scale):
     return scores
 
 
-def photo_run(model, photo, precision, folder):
-    """`python -m sr_tf.upscale` of `photo` in a child: (wall seconds, peak RSS MB, its output line)."""
-    output = os.path.join(folder, f"out_{precision}.png")
+def photo_run(name, run, photo, folder):
+    """`python -m sr_tf.upscale` of `photo` in a child: wall seconds (start-up included), peak
+    resident memory and its output line. `run`: a --precision value or an export folder kind."""
+    model, precision = f"pretrained:{name}", run
+    if run.endswith("int8_export"):
+        from sr_tf import export
+        from sr_tf.inference.predictor import load_training_network
+
+        model = os.path.join(folder, f"{name}_{run}")
+        if not os.path.isdir(model):
+            file_format = "tflite" if run.startswith("tflite") else "onnx"
+            export.export_network_file(load_training_network(f"pretrained:{name}"), None,
+                                       int(name.rsplit("_x", 1)[1]), model, file_format, quantization="int8",
+                                       max_psnr_loss=1.0)
+        precision = "auto"
+    output = os.path.join(folder, f"out_{name}_{run}.png")
     command = [sys.executable, "-m", "sr_tf.upscale", f"--model={model}", f"--input={photo}", f"--output={output}",
                f"--precision={precision}"]
     start = time.perf_counter()
@@ -185,8 +212,8 @@ def photo_run(model, photo, precision, folder):
     seconds = time.perf_counter() - start
     out, err = child.stdout.read(), child.stderr.read()
     if status != 0:
-        return {"precision": precision, "error": (err or out).strip().splitlines()[-1:]}
-    return {"precision": precision, "seconds": round(seconds, 2), "peak_mb": round(usage.ru_maxrss / 1024),
+        return {"run": run, "error": (err or out).strip().splitlines()[-1:]}
+    return {"run": run, "seconds": round(seconds, 2), "peak_mb": round(usage.ru_maxrss / 1024),
             "line": out.strip().splitlines()[-1]}
 
 
@@ -223,7 +250,8 @@ def benchmark_model(name, settings, folder):
             skipped[kind] = reason
         else:
             predictors[kind] = predictor
-    functions = {kind: p.float_fns[scale] for kind, p in predictors.items()}
+    # The user's path: Predictor.upscale, tiled as each runtime tiles by default (LiteRT: small tiles).
+    functions = {kind: (lambda lr, p=p: p.upscale(lr, scale)) for kind, p in predictors.items()}
     if family == "edsr_baseline" and any(p in TORCH_PATHS for p in settings["paths"]):
         edsr = torch_edsr(scale, **({} if not settings["quick"] else {"num_blocks": 1, "num_features": 8}))
         for kind in TORCH_PATHS:
@@ -268,8 +296,8 @@ def table(results, sets):
 
 def main(argv):
     settings = {name: flags.FLAGS[name].value for name in
-                ("models", "paths", "lr_size", "rounds", "benchmark_dir", "sets", "photo_size", "photo_precisions",
-                 "quick")}
+                ("models", "paths", "lr_size", "rounds", "benchmark_dir", "sets", "photo_size", "photo_models",
+                 "photo_runs", "quick")}
     unknown = sorted(set(settings["paths"]) - set(ALL_PATHS + TORCH_PATHS))
     if unknown:
         raise app.UsageError(f"--paths: unknown {unknown}; choose from {', '.join(ALL_PATHS + TORCH_PATHS)}")
@@ -285,10 +313,11 @@ def main(argv):
     photos = []
     if settings["photo_size"] and not settings["quick"]:
         photo = make_photo(settings["photo_size"], folder)
-        for name in settings["models"]:
-            for precision in settings["photo_precisions"]:
-                photos.append({"model": name, **photo_run(f"pretrained:{name}", photo, precision, folder)})
-                print(f"photo {settings['photo_size']} {name} --precision={precision}: {photos[-1]}", flush=True)
+        for name in settings["photo_models"]:
+            for run in settings["photo_runs"]:
+                photo_run(name, run, photo, folder) if run == "int8" else None  # fills the int8 cache first
+                photos.append({"model": name, **photo_run(name, run, photo, folder)})
+                print(f"photo {settings['photo_size']} {name} {run}: {photos[-1]}", flush=True)
     if flags.FLAGS.json:
         with open(flags.FLAGS.json, "w") as f:
             json.dump({"settings": settings, "results": results, "photos": photos,

@@ -9,7 +9,9 @@ or as ONNX through ONNX Runtime, each inside the model's own TensorFlow inferenc
   auto  bf16 when OpenVINO is installed and the CPU runs bf16 natively, else fp32
 docs/performance.md has the measurements behind these choices.
 """
+import contextlib
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -79,9 +81,13 @@ def full_range_image(size=CALIBRATION_SIZE):
     return np.round(np.stack([ramp, ramp.T, ramp[::-1]], axis=-1)).astype(np.uint8)
 
 
-def calibration_crops(pairs, count=CALIBRATION_CROPS, size=CALIBRATION_SIZE, seed=0):
+def calibration_crops(pairs, count=None, size=None, seed=0):
     """`count` LR crops of `size` pixels from a PairSet, spread over its images, and one
-    full_range_image."""
+    full_range_image. Defaults: CALIBRATION_CROPS of CALIBRATION_SIZE at x2, the same HR extent at
+    every scale and fewer crops at larger scales (ONNX Runtime's percentile calibration keeps every
+    activation of every crop in memory: BTSRN x4 with 48 crops needed over 22 GB)."""
+    size = size or max(16, CALIBRATION_SIZE * 2 // pairs.scale)
+    count = count or max(8, CALIBRATION_CROPS * 4 // pairs.scale**2)
     rng = np.random.default_rng(seed)
     crops = [full_range_image(size)]
     for k in range(count):
@@ -156,11 +162,12 @@ def convert_int8_onnx(network, scale, calibration_lrs, percentile=CALIBRATION_PE
                 array = next(self.arrays, None)
                 return None if array is None else {input_name: array}
 
-        quantization.quantize_static(
-            float_path, int8_path, Reader(), quant_format=quantization.QuantFormat.QDQ, per_channel=True,
-            activation_type=quantization.QuantType.QUInt8, weight_type=quantization.QuantType.QInt8,
-            calibrate_method=quantization.CalibrationMethod.Percentile, nodes_to_exclude=last + convs[-1:],
-            extra_options={"CalibPercentile": percentile})
+        with contextlib.redirect_stdout(io.StringIO()):  # the quantizer prints its histogram steps
+            quantization.quantize_static(
+                float_path, int8_path, Reader(), quant_format=quantization.QuantFormat.QDQ, per_channel=True,
+                activation_type=quantization.QuantType.QUInt8, weight_type=quantization.QuantType.QInt8,
+                calibrate_method=quantization.CalibrationMethod.Percentile, nodes_to_exclude=last + convs[-1:],
+                extra_options={"CalibPercentile": percentile})
         quantized = onnx.load(int8_path)
     except runtimes.MissingRuntime:
         raise
@@ -191,25 +198,25 @@ def convert_float_tflite(network, scale):
 def convert_onnx(network, scale):
     """ONNX bytes of the x`scale` network (float32, opset 17, open height and width), with its
     sr_tf metadata in metadata_props."""
-    tf2onnx = runtimes.require("tf2onnx", "--format=onnx")
-    single = models.branch(network, scale)
-    function = tf.function(lambda x: single(x, training=False))
-    spec = (tf.TensorSpec((1, None, None, 3), tf.float32, name="lr"),)
-    proto, _ = tf2onnx.convert.from_function(function, input_signature=spec, opset=17)
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = runtimes.METADATA_KEY, json.dumps(network_info(network, scale, "fp32"))
-    return proto.SerializeToString()
+    runtimes.require("tf2onnx", "--format=onnx")
+    return runtimes.network_to_onnx(models.branch(network, scale), network_info(network, scale, "fp32"))
 
 
 # ------------------------------------------------------------------------------------ predictors
+
+
+# LiteRT's XNNPACK delegate needs far more memory per call than TensorFlow (platform notes: 8 GB for
+# a 451x300 x2 image): its tiles stay this small, so memory stays bounded at any image size.
+LITERT_MAX_MEGAPIXELS = 0.25
 
 
 def predictor_for_runner(info, run, source, runtime):
     from sr_tf.inference.predictor import Predictor
 
     scale = int(info["scale"])
+    budget = LITERT_MAX_MEGAPIXELS if runtime.startswith("litert") else None
     return Predictor(info["model"], source, {scale: head_function(info, run)},
-                     {scale: int(info["receptive_radius"])}, keep_alive=run, runtime=runtime)
+                     {scale: int(info["receptive_radius"])}, keep_alive=run, runtime=runtime, max_megapixels=budget)
 
 
 def tflite_predictor(path):
@@ -240,7 +247,7 @@ def tflite_predictor(path):
 
     scale = int(info["scale"])
     return Predictor(info["model"], os.fspath(path), {scale: run}, {scale: int(info["receptive_radius"])},
-                     keep_alive=runner, runtime="litert fp32")
+                     keep_alive=runner, runtime="litert fp32", max_megapixels=LITERT_MAX_MEGAPIXELS)
 
 
 def onnx_predictor(path, runtime=None):

@@ -48,6 +48,7 @@ class Predictor:
     radii: dict
     keep_alive: object = None  # the loaded SavedModel or network the functions use
     runtime: str = "tensorflow fp32"  # what runs the network, said in the commands' output
+    max_megapixels: float = None  # this runtime's tile budget when upscale() is not given one (None: the default)
     _ensembles: dict = dataclasses.field(default_factory=dict, repr=False)
 
     @property
@@ -78,7 +79,7 @@ class Predictor:
         self.check_scale(scale)
         overlap = self.radii[scale]
         if max_megapixels is None:
-            max_megapixels = DEFAULT_MAX_MEGAPIXELS
+            max_megapixels = self.max_megapixels or DEFAULT_MAX_MEGAPIXELS
         if not tile or tile <= 0:
             tile = tiling.auto_tile(lr.shape[0], lr.shape[1], scale, overlap, max_megapixels)
         return tiling.tiled_upscale(self.float_fn(scale, self_ensemble, strategy), lr, scale, tile, overlap, progress)

@@ -68,14 +68,24 @@ def split_axis(length, tile):
     return list(zip(bounds[:-1], bounds[1:]))
 
 
+def _windows(length, tile, overlap):
+    """[(core start, core stop, window start, window stop)] along one axis. Every window has the same
+    size (the largest core plus `overlap` on both sides, at most `length`): near a border it is
+    shifted inward instead of clipped, so a runtime that compiles per input shape sees one shape.
+    A core keeps `overlap` pixels of context on each side, or the window reaches the border."""
+    cores = split_axis(length, tile)
+    size = min(length, max(stop - start for start, stop in cores) + 2 * overlap)
+    return [(start, stop, min(max(0, start - overlap), length - size), min(max(0, start - overlap), length - size) + size)
+            for start, stop in cores]
+
+
 def plan_tiles(height, width, tile, overlap):
-    """[(core, window)] boxes (top, bottom, left, right) in LR pixels; window = core + overlap, clipped."""
+    """[(core, window)] boxes (top, bottom, left, right) in LR pixels; window = core + overlap (or
+    more), all windows of one size."""
     boxes = []
-    for top, bottom in split_axis(height, tile):
-        for left, right in split_axis(width, tile):
-            window = (max(0, top - overlap), min(height, bottom + overlap),
-                      max(0, left - overlap), min(width, right + overlap))
-            boxes.append(((top, bottom, left, right), window))
+    for top, bottom, w_top, w_bottom in _windows(height, tile, overlap):
+        for left, right, w_left, w_right in _windows(width, tile, overlap):
+            boxes.append(((top, bottom, left, right), (w_top, w_bottom, w_left, w_right)))
     return boxes
 
 
