@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -28,7 +29,7 @@ from sr_tf.inference import runtimes, tiling
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 FORMAT = "sr_tf.network/1"  # the sr_tf metadata of a .tflite / .onnx network file
 CALIBRATION_DATA = "samples"
-CALIBRATION_CROPS = 48  # LR crops of CALIBRATION_SIZE pixels
+CALIBRATION_CROPS = 16  # LR crops of CALIBRATION_SIZE pixels at x2 (percentile calibration holds them all in memory)
 CALIBRATION_SIZE = 48
 CALIBRATION_PERCENTILE = 99.99  # int8 ONNX: activation ranges cover this share of the calibration values
 IMAGE = tf.TensorSpec((None, None, 3), tf.uint8, name="image")
@@ -87,7 +88,7 @@ def calibration_crops(pairs, count=None, size=None, seed=0):
     every scale and fewer crops at larger scales (ONNX Runtime's percentile calibration keeps every
     activation of every crop in memory: BTSRN x4 with 48 crops needed over 22 GB)."""
     size = size or max(16, CALIBRATION_SIZE * 2 // pairs.scale)
-    count = count or max(8, CALIBRATION_CROPS * 4 // pairs.scale**2)
+    count = count or max(4, CALIBRATION_CROPS * 4 // pairs.scale**2)
     rng = np.random.default_rng(seed)
     crops = [full_range_image(size)]
     for k in range(count):
@@ -136,6 +137,18 @@ def _output_node(content):
     return name.decode() if isinstance(name, bytes) else name
 
 
+@contextlib.contextmanager
+def _root_log_level(level):
+    """Python's root logger at `level` for a while (ONNX Runtime's quantizer warns through it)."""
+    root = logging.getLogger()
+    before = root.level
+    root.setLevel(level)
+    try:
+        yield
+    finally:
+        root.setLevel(before)
+
+
 def convert_int8_onnx(network, scale, calibration_lrs, percentile=CALIBRATION_PERCENTILE):
     """Int8 ONNX bytes (QDQ: weights int8 per channel, activations uint8 per tensor over the
     `percentile` of the calibration values, which ignores the rare outliers that min-max
@@ -162,7 +175,7 @@ def convert_int8_onnx(network, scale, calibration_lrs, percentile=CALIBRATION_PE
                 array = next(self.arrays, None)
                 return None if array is None else {input_name: array}
 
-        with contextlib.redirect_stdout(io.StringIO()):  # the quantizer prints its histogram steps
+        with contextlib.redirect_stdout(io.StringIO()), _root_log_level(logging.ERROR):  # its progress and advice
             quantization.quantize_static(
                 float_path, int8_path, Reader(), quant_format=quantization.QuantFormat.QDQ, per_channel=True,
                 activation_type=quantization.QuantType.QUInt8, weight_type=quantization.QuantType.QInt8,
@@ -211,7 +224,7 @@ LITERT_MAX_MEGAPIXELS = 0.25
 
 
 def predictor_for_runner(info, run, source, runtime):
-    from sr_tf.inference.predictor import Predictor
+    from sr_tf.inference.base import Predictor
 
     scale = int(info["scale"])
     budget = LITERT_MAX_MEGAPIXELS if runtime.startswith("litert") else None
@@ -233,7 +246,7 @@ def tflite_predictor(path):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isfile(os.path.join(folder, saved_models.METADATA_FILE)):
         raise ValueError(f"{path}: a .tflite file without sr_tf's description (not written by sr_tf.export)")
-    from sr_tf.inference.predictor import Predictor
+    from sr_tf.inference.base import Predictor
 
     info = saved_models.read_metadata(folder)
     runner = runtimes.LiteRtRunner(content, signature="upscale_float")
@@ -267,7 +280,7 @@ def onnx_predictor(path, runtime=None):
 
 def openvino_predictor(network, source, precision):
     """The network compiled by OpenVINO (precision bf16 or fp32), every scale."""
-    from sr_tf.inference.predictor import Predictor
+    from sr_tf.inference.base import Predictor
 
     fns, radii, keep, used = {}, {}, [], None
     for scale in models.scales_of(network):
@@ -310,7 +323,7 @@ def int8_network_file(network, scale, cache_dir=None, file_format="onnx"):
 
 
 def int8_predictor(network, source):
-    from sr_tf.inference.predictor import Predictor
+    from sr_tf.inference.base import Predictor
 
     fns, radii, keep = {}, {}, []
     for scale in models.scales_of(network):

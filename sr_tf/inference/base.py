@@ -1,0 +1,61 @@
+"""The Predictor: what every `--model` becomes (predictor.load_predictor makes them)."""
+import dataclasses
+
+import numpy as np
+
+from sr_tf.inference import tiling
+from sr_tf.inference.ensemble import SelfEnsemble
+
+DEFAULT_MAX_MEGAPIXELS = 1.0  # output megapixels of one network call before tiling starts (BTSRN x4: 2.5 GB peak)
+
+
+class ModelError(ValueError):
+    """A --model that cannot be loaded; the message names it."""
+
+
+@dataclasses.dataclass
+class Predictor:
+    """`float_fns[scale]`: tf.function uint8 [h, w, 3] -> float32 [s*h, s*w, 3] (0..255, unrounded);
+    `radii[scale]`: receptive-field radius in LR pixels (the tile overlap that keeps tiling exact)."""
+
+    name: str
+    source: str
+    float_fns: dict
+    radii: dict
+    keep_alive: object = None  # the loaded SavedModel or network the functions use
+    runtime: str = "tensorflow fp32"  # what runs the network, said in the commands' output
+    max_megapixels: float = None  # this runtime's tile budget when upscale() is not given one (None: the default)
+    _ensembles: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    @property
+    def scales(self):
+        return tuple(sorted(self.float_fns))
+
+    def check_scale(self, scale):
+        if scale not in self.float_fns:
+            raise ModelError(f"{self.source} upscales by {', '.join(f'x{s}' for s in self.scales)}, not x{scale}")
+
+    def float_fn(self, scale, self_ensemble=False, strategy=None):
+        """uint8 [h, w, 3] -> float32 [s*h, s*w, 3]; averaged over the 8 transforms with self_ensemble."""
+        self.check_scale(scale)
+        if not self_ensemble:
+            return self.float_fns[scale]
+        key = (scale, id(strategy))  # the cached SelfEnsemble keeps the strategy alive
+        if key not in self._ensembles:
+            self._ensembles[key] = SelfEnsemble(self.float_fns[scale], strategy)
+        return self._ensembles[key]
+
+    def upscale(self, lr, scale, self_ensemble=False, strategy=None, tile=0, max_megapixels=None, progress=False):
+        """uint8 SR of a uint8 H x W x 3 image. `tile` > 0 forces tiles of that many LR pixels;
+        otherwise the image is tiled only when its output exceeds `max_megapixels` (default
+        DEFAULT_MAX_MEGAPIXELS; 0 never tiles). `progress`: a bar over the tiles."""
+        lr = np.asarray(lr)
+        if lr.dtype != np.uint8 or lr.ndim != 3 or lr.shape[-1] != 3:
+            raise ValueError(f"expected a uint8 H x W x 3 image, got {lr.dtype} {lr.shape}")
+        self.check_scale(scale)
+        overlap = self.radii[scale]
+        if max_megapixels is None:
+            max_megapixels = self.max_megapixels or DEFAULT_MAX_MEGAPIXELS
+        if not tile or tile <= 0:
+            tile = tiling.auto_tile(lr.shape[0], lr.shape[1], scale, overlap, max_megapixels)
+        return tiling.tiled_upscale(self.float_fn(scale, self_ensemble, strategy), lr, scale, tile, overlap, progress)
