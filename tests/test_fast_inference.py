@@ -232,3 +232,22 @@ def test_shipped_btsrn_x2_int8_within_a_tenth_of_a_db_on_set5(benchmark_dir, tmp
     set5 = sources.open_pairs(f"benchmark:{benchmark_dir}:Set5", 2)
     change, _, _ = accelerated.psnr_change(network_predictor(network), load_predictor(str(tmp_path / "q")), set5, 2)
     assert change >= -0.1, (change, lines)
+
+
+def test_bench_runtimes_quick_table(tmp_path):
+    """tools/bench_runtimes.py on a tiny network: a row per path with its ratio, torch rows or a
+    skip reason naming the extra."""
+    from conftest import load_tool
+
+    tool = load_tool("bench_runtimes.py")
+    settings = dict(quick=True, paths=["tf_fp32", "ort_fp32", "torch_fp32"], lr_size=16, rounds=1,
+                    benchmark_dir=None, sets=[])
+    result = tool.benchmark_model("edsr_baseline_x2", settings, str(tmp_path))
+    assert result["scale"] == 2 and {"tf_fp32", "ort_fp32"} <= set(result["rows"])
+    if runtimes.available("torch"):
+        assert "torch_fp32" in result["rows"]
+    else:
+        assert "sr_tf[bench]" in result["skipped"]["torch_fp32"]
+    result["lr_size"] = 16
+    table = tool.table([result], [])
+    assert "| tf_fp32 |" in table and "| 1.00 |" in table

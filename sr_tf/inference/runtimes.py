@@ -17,7 +17,8 @@ import numpy as np
 import tensorflow as tf
 
 # Python module -> the sr_tf extra that installs it.
-EXTRAS = {"openvino": "fast", "ai_edge_litert": "fast", "onnxruntime": "onnx", "tf2onnx": "onnx", "onnx": "onnx"}
+EXTRAS = {"openvino": "fast", "ai_edge_litert": "fast", "onnxruntime": "onnx", "tf2onnx": "onnx", "onnx": "onnx",
+          "torch": "bench"}
 # `fast` also installs what `onnx` does: OpenVINO reads the networks in their ONNX form.
 METADATA_KEY = "sr_tf"  # the sr_tf.json description embedded in .tflite / .onnx files
 MAX_STATIC_SHAPES = 16  # OpenVINO: input shapes compiled on their own before the open-shape model runs
