@@ -124,3 +124,24 @@ def test_bad_flags_fail_at_once_naming_them(tmp_path, tool_flags, args, message)
     with pytest.raises(app.UsageError, match=message):
         tool.main(["compare_blocks.py"])
     assert not (tmp_path / "never").exists()
+
+
+def test_balance_and_seed_variants(tool):
+    variants = tool.balance_variants(["6+4", "7+3"], "pconv", 128, 64)
+    assert [v.name for v in variants] == ["6+4", "7+3"]
+    assert variants[1].options == dict(block="pconv", width=128, bottleneck=64, low_blocks=7, high_blocks=3)
+    repeats = tool.seed_repeats(variants[0], ["1", "2"])
+    assert [(v.name, v.seed) for v in repeats] == [("6+4_seed1", 1), ("6+4_seed2", 2)]
+    for bad in ("6-4", "0+4", "x+y"):
+        with pytest.raises(ValueError, match="--balance"):
+            tool.balance_variants([bad], "pconv", 128, 64)
+    assert tool.EXPERIMENTS["balance"]["balance"] == ["5+5", "6+4", "7+3", "8+2"]
+
+
+def test_a_seed_repeat_trains_with_its_seed_and_checkpoints_for_resume(tool, tmp_path):
+    variant = tool.seed_repeats(tool.Variant("6+4", "btsrn", {}), ["3"])[0]
+    comparison = tool.Comparison(tmp_path, 1.0, [variant], train_flags={"seed": 0, "budget_clock": "cpu",
+                                                                         "checkpoint_every": 200})
+    config = tool.train_config(comparison, variant)
+    assert (config.seed, config.budget_clock, config.checkpoint_every) == (3, "cpu", 200)
+    assert "--budget_clock=cpu" in tool.train_command(config)
