@@ -1,11 +1,11 @@
-"""The fast inference paths: a network run by OpenVINO (bf16 / fp32), as int8 TFLite through LiteRT,
-or as ONNX through ONNX Runtime, each inside the model's own TensorFlow inference head.
+"""The fast inference paths: a network run by OpenVINO (bf16, fp32, or int8 ONNX), LiteRT (TFLite
+files) or ONNX Runtime (ONNX files), each inside the model's own TensorFlow inference head.
 
 `--precision` picks the path for a Keras network (pretrained:, .keras, run directory):
   fp32  TensorFlow, exact (the Keras inference model; what evaluate uses by default)
   bf16  OpenVINO with bf16 where the CPU has it (AVX512-BF16 / AMX); extra `fast`
   int8  the network quantized to int8 ONNX once (percentile calibration on `samples`), cached, run
-        by OpenVINO (else ONNX Runtime); extras `fast` and `onnx`
+        by OpenVINO (else ONNX Runtime); extra `fast`
   auto  bf16 when OpenVINO is installed and the CPU runs bf16 natively, else fp32
 docs/performance.md has the measurements behind these choices.
 """
@@ -76,8 +76,8 @@ def network_inputs(network, scale, lr_images):
 
 
 def full_range_image(size=CALIBRATION_SIZE):
-    """Black to white in every channel: it makes the input's int8 range the whole uint8 range
-    (photos rarely reach both ends, and a clipped input range costs PSNR at every bright pixel)."""
+    """Black to white in every channel: the input's int8 range then covers every uint8 value, so
+    no input pixel is clipped (photos rarely reach both ends)."""
     ramp = np.linspace(0, 255, size * size).reshape(size, size)
     return np.round(np.stack([ramp, ramp.T, ramp[::-1]], axis=-1)).astype(np.uint8)
 
