@@ -171,8 +171,6 @@ def _export(network, name, scale, output_dir, tflite, check):
 
 # ------------------------------------------------------------------------- network files
 
-FORMATS = ("saved_model", "tflite", "onnx")
-QUANTIZE = ("none", "int8")
 NETWORK_METADATA_FILE = "sr_tf.json"  # beside model.tflite / model.onnx in an export folder
 DEFAULT_MAX_PSNR_LOSS = 0.1
 
@@ -198,6 +196,7 @@ def export_network_file(network, name, scale, output_dir, file_format, quantizat
     int8 file by its PSNR change on images it was not calibrated on. Returns the lines saying so;
     raises ExportError, writing nothing, when a check fails."""
     from sr_tf.inference import accelerated
+    from sr_tf.inference.predictor import network_predictor
 
     output_dir = os.path.abspath(os.fspath(output_dir))
     _check_replaceable(output_dir)
@@ -219,7 +218,7 @@ def export_network_file(network, name, scale, output_dir, file_format, quantizat
         with open(path, "wb") as f:
             f.write(content)
         predictor = accelerated.tflite_predictor(path) if file_format != "onnx" else accelerated.onnx_predictor(path)
-        reference = _network_reference(network, scale)
+        reference = network_predictor(network, scale=scale)
         info = dict(predictor_info(path))
         if quantization == "int8":
             change, float_psnr, int8_psnr = accelerated.psnr_change(reference, predictor, check, scale)
@@ -239,18 +238,11 @@ def export_network_file(network, name, scale, output_dir, file_format, quantizat
         with open(os.path.join(temp, NETWORK_METADATA_FILE), "w") as f:
             json.dump(info, f, indent=2)
             f.write("\n")
-        del predictor
         replace_directory(temp, output_dir)
     finally:
         if os.path.isdir(temp):
             shutil.rmtree(temp)
     return [line.replace(temp, output_dir) for line in lines]
-
-
-def _network_reference(network, scale):
-    from sr_tf.inference.predictor import network_predictor
-
-    return network_predictor(network, scale=scale)
 
 
 def predictor_info(path):

@@ -25,6 +25,7 @@ import tensorflow as tf
 from sr_tf import models
 from sr_tf.evaluation import metrics
 from sr_tf.inference import runtimes, tiling
+from sr_tf.inference.base import IMAGE
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 FORMAT = "sr_tf.network/1"  # the sr_tf metadata of a .tflite / .onnx network file
@@ -32,7 +33,6 @@ CALIBRATION_DATA = "samples"
 CALIBRATION_CROPS = 16  # LR crops of CALIBRATION_SIZE pixels at x2 (percentile calibration holds them all in memory)
 CALIBRATION_SIZE = 48
 CALIBRATION_PERCENTILE = 99.99  # int8 ONNX: activation ranges cover this share of the calibration values
-IMAGE = tf.TensorSpec((None, None, 3), tf.uint8, name="image")
 
 
 def network_info(network, scale, precision):

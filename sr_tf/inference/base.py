@@ -2,10 +2,12 @@
 import dataclasses
 
 import numpy as np
+import tensorflow as tf
 
 from sr_tf.inference import tiling
 from sr_tf.inference.ensemble import SelfEnsemble
 
+IMAGE = tf.TensorSpec((None, None, 3), tf.uint8, name="image")  # what every float function takes
 DEFAULT_MAX_MEGAPIXELS = 1.0  # output megapixels of one network call before tiling starts (BTSRN x4: 2.5 GB peak)
 
 

@@ -21,14 +21,13 @@ import tensorflow as tf
 from sr_tf import models
 from sr_tf.data.imresize import imresize
 from sr_tf.inference import saved_models, tiling
-from sr_tf.inference.base import DEFAULT_MAX_MEGAPIXELS, ModelError, Predictor  # noqa: F401  (re-exported)
+from sr_tf.inference.base import IMAGE, DEFAULT_MAX_MEGAPIXELS, ModelError, Predictor  # noqa: F401  (re-exported)
 from sr_tf.models.pretrained_registry import is_pretrained_spec
 from sr_tf.training import runs
 
 BICUBIC = "bicubic"
 BICUBIC_SCALES = tuple(range(2, 9))
 BICUBIC_RADIUS = 3  # MATLAB's upscaling kernel reads 2 LR pixels each side; one more for safety
-IMAGE = tf.TensorSpec((None, None, 3), tf.uint8, name="image")
 
 
 # ------------------------------------------------------------------------------------ loaders
