@@ -41,13 +41,13 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "sr-tf-train = sr_tf.cli:train_script",
-            "sr-tf-evaluate = sr_tf.cli:evaluate_script",
-            "sr-tf-upscale = sr_tf.cli:upscale_script",
-            "sr-tf-export = sr_tf.cli:export_script",
-            "sr-tf-figure = sr_tf.cli:figure_script",
-            "sr-tf-models = sr_tf.cli:models_script",
-            "sr-tf-convert = sr_tf.cli:convert_script",
+            "sr-tf-train = sr_tf.commands:train_script",
+            "sr-tf-evaluate = sr_tf.commands:evaluate_script",
+            "sr-tf-upscale = sr_tf.commands:upscale_script",
+            "sr-tf-export = sr_tf.commands:export_script",
+            "sr-tf-figure = sr_tf.commands:figure_script",
+            "sr-tf-models = sr_tf.commands:models_script",
+            "sr-tf-convert = sr_tf.commands:convert_script",
         ],
     },
     classifiers=[

@@ -1,4 +1,4 @@
-"""What every command shares (sr_tf.cli): its own flags, run in-process; --help by group; usage
+"""What every command shares (sr_tf.commands.cli): its own flags, run in-process; --help by group; usage
 errors as one line and status 2; a console without TensorFlow's start-up noise."""
 import os
 import subprocess
@@ -6,12 +6,10 @@ import sys
 
 import pytest
 
-import sr_tf
-from sr_tf import evaluate, figure, upscale
-from sr_tf.convert import __main__ as convert_main
+from sr_tf.commands import COMMANDS as COMMAND_NAMES
+from sr_tf.commands import convert as convert_main
+from sr_tf.commands import evaluate, export as export_main, figure, models as models_main, upscale
 from sr_tf.core import console
-from sr_tf.export import __main__ as export_main
-from sr_tf.models import __main__ as models_main
 
 COMMANDS = {"sr_tf.evaluate": evaluate, "sr_tf.upscale": upscale, "sr_tf.figure": figure,
             "sr_tf.export": export_main, "sr_tf.convert": convert_main, "sr_tf.models": models_main}
@@ -31,12 +29,12 @@ def test_help_and_the_zoo_table_load_no_tensorflow():
     building a network (importing TensorFlow alone takes seconds)."""
     script = """if True:
         import contextlib, importlib, io, sys
-        from sr_tf import COMMANDS, cli
-        for module in COMMANDS.values():
+        from sr_tf.commands import COMMANDS
+        for name in COMMANDS:
             with contextlib.redirect_stdout(io.StringIO()):
-                assert importlib.import_module(cli.main_module(module)).main([module, "--help"]) == 0
+                assert importlib.import_module(f"sr_tf.commands.{name}").main([f"sr_tf.{name}", "--help"]) == 0
         with contextlib.redirect_stdout(io.StringIO()) as table:
-            assert importlib.import_module("sr_tf.models.__main__").main(["sr_tf.models"]) == 0
+            assert importlib.import_module("sr_tf.commands.models").main(["sr_tf.models"]) == 0
         assert "887,683" in table.getvalue()
         print(sorted(m for m in ("tensorflow", "keras", "scipy", "matplotlib") if m in sys.modules))
     """
@@ -116,6 +114,6 @@ def test_console_scripts_run_the_commands():
     from importlib import metadata
 
     scripts = {ep.name: ep for ep in metadata.entry_points(group="console_scripts") if ep.value.startswith("sr_tf.")}
-    assert set(scripts) == {f"sr-tf-{name}" for name in sr_tf.COMMANDS}
+    assert set(scripts) == {f"sr-tf-{name}" for name in COMMAND_NAMES}
     for name, entry in scripts.items():
         assert callable(entry.load()), name

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from sr_tf import convert, models
-from sr_tf.convert.command import convert_command
+from sr_tf.convert.conversion import convert_checkpoint
 from sr_tf.convert.torch_files import TorchFileError, read_state_dict
 
 FIXTURES = pathlib.Path(os.environ.get("SR_TF_SHARED_DATA", pathlib.Path(__file__).resolve().parents[2] / "shared" / "data")).parent / "fixtures"
@@ -62,7 +62,7 @@ def test_btsrn_release_checkpoint_reproduces_the_release_graph_and_predict(fixtu
 
 def test_the_command_writes_a_keras_file_that_round_trips_and_exports(fixtures, tmp_path):
     output = tmp_path / "edsr.keras"
-    lines = convert_command("edsr_pytorch", str(fixtures / "edsr_pytorch" / "edsr_baseline_x2_b2f8_state_dict.pt"),
+    lines = convert_checkpoint("edsr_pytorch", str(fixtures / "edsr_pytorch" / "edsr_baseline_x2_b2f8_state_dict.pt"),
                             "edsr_baseline", [2], str(output), str(tmp_path / "export"))
     assert "5,699 trainable parameters" in lines[1] and any("SavedModel" in line for line in lines)
     reloaded = models.load_keras_network(str(output))
@@ -73,7 +73,7 @@ def test_the_command_writes_a_keras_file_that_round_trips_and_exports(fixtures, 
 def test_wrong_scale_and_wrong_architecture_are_named_and_nothing_is_written(fixtures, tmp_path):
     path = fixtures / "edsr_pytorch" / "edsr_baseline_x2_b2f8_state_dict.pt"
     with pytest.raises(convert.ConversionError, match="is an x2 checkpoint .* not x3"):
-        convert_command("edsr_pytorch", str(path), "edsr_baseline", [3], str(tmp_path / "a.keras"))
+        convert_checkpoint("edsr_pytorch", str(path), "edsr_baseline", [3], str(tmp_path / "a.keras"))
     with pytest.raises(convert.ConversionError, match="is an x2 checkpoint .* not x4"):
         convert.from_btsrn_release(fixtures / "btsrn_release" / "btsrn_release_x2", 4)
     with pytest.raises(convert.ConversionError, match="cannot read the checkpoint .*nothing"):
@@ -299,11 +299,11 @@ def test_the_command_makes_missing_output_folders_and_refuses_unwritable_ones(tm
     path = tmp_path / "tiny.pt"
     write_torch_zip(path, official_edsr_state(np.random.default_rng(2), 2, blocks=1, feats=4))
     output = tmp_path / "newdir" / "deeper" / "b.keras"
-    lines = convert_command("edsr_pytorch", str(path), "edsr_baseline", [2], str(output))
+    lines = convert_checkpoint("edsr_pytorch", str(path), "edsr_baseline", [2], str(output))
     assert output.is_file() and lines[-1].startswith(f"wrote {output}")
     (tmp_path / "afile").write_text("a file")
     with pytest.raises(ValueError, match=f"cannot write {tmp_path}/afile/b.keras: {tmp_path}/afile is a file"):
-        convert_command("edsr_pytorch", str(path), "edsr_baseline", [2], str(tmp_path / "afile" / "b.keras"))
+        convert_checkpoint("edsr_pytorch", str(path), "edsr_baseline", [2], str(tmp_path / "afile" / "b.keras"))
     with pytest.raises(convert.ConversionError):  # a step that fails removes the folders it made
-        convert_command("edsr_pytorch", str(path), "edsr_baseline", [3], str(tmp_path / "other" / "c.keras"))
+        convert_checkpoint("edsr_pytorch", str(path), "edsr_baseline", [3], str(tmp_path / "other" / "c.keras"))
     assert sorted(os.listdir(tmp_path)) == ["afile", "newdir", "tiny.pt"]

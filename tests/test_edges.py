@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 from conftest import TINY_BTSRN, TINY_BTSRN_FLAGS, fill_disk, interruptible, listing, make_benchmark, random_image
-from sr_tf import evaluate, figure, models, train as train_cli, upscale
-from sr_tf.convert import __main__ as convert_main
+from sr_tf import models
+from sr_tf.commands import convert as convert_main
+from sr_tf.commands import evaluate, export as export_main, figure, train as train_cli, upscale
 from sr_tf.core.errors import OutputError
-from sr_tf.export import __main__ as export_main
 from sr_tf.training import runs, trainer
 from sr_tf.training.config import TrainConfig
 

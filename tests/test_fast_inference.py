@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from sr_tf import export, models
-from sr_tf.export import __main__ as export_main
+from sr_tf.commands import export as export_main
 from sr_tf.inference import accelerated, runtimes
 from sr_tf.inference.predictor import ModelError, load_predictor, network_predictor
 from conftest import TINY_OPTIONS, random_image
@@ -74,7 +74,7 @@ def test_int8_export_writes_a_folder_that_model_accepts(int8_export, tiny_btsrn)
 
 
 def test_int8_folder_in_evaluate_and_upscale(int8_export, tmp_path):
-    from sr_tf import evaluate, upscale
+    from sr_tf.commands import evaluate, upscale
     from conftest import make_benchmark
 
     target = int8_export[0]
@@ -177,7 +177,7 @@ def test_missing_extra_names_it(monkeypatch, tiny_btsrn, tmp_path):
 
 
 def test_bad_precision_and_quantize_are_usage_errors(tiny_btsrn, tmp_path, capsys):
-    from sr_tf import upscale
+    from sr_tf.commands import upscale
 
     path, _ = tiny_btsrn
     assert upscale.main(["upscale", f"--model={path}", "--input=x.png", "--output=y.png", "--precision=int4"]) == 2

@@ -5,15 +5,14 @@ Run alone with `python -m pytest tests/test_import_layers.py -q`; it reads the s
 only `sr_tf` itself (no TensorFlow).
 """
 import ast
-import functools
 import pathlib
 
 import sr_tf
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "sr_tf"
 LAYERS = ["core", "models", "data", "evaluation", "training", "inference", "export", "convert", "commands"]
-# Besides what `python -m` runs for each of sr_tf.COMMANDS: the commands' shared code and convert's work.
-COMMAND_HELPERS = {"sr_tf.cli", "sr_tf.cli_flags", "sr_tf.convert.command"}
+# The shims `python -m sr_tf.<command>` runs: entry points of the command layer, imported by nothing.
+ENTRY_SHIMS = {f"sr_tf.{name}" for name in ("train", "evaluate", "upscale", "figure")}
 
 
 def modules():
@@ -45,20 +44,13 @@ def imported(path, name, known):
     return {t for t in targets if t != name and t in known}
 
 
-@functools.cache
-def command_modules():
-    """What `python -m` runs for each command (a package's __main__), and the helpers."""
-    known = modules()
-    return {f"{name}.__main__" if f"{name}.__main__" in known else name for name in sr_tf.COMMAND_MODULES} | COMMAND_HELPERS
-
-
 def layer(name):
-    if name in command_modules():
-        return "commands"
     parts = name.split(".")
     if len(parts) == 1:
         return "core"  # sr_tf/__init__.py
-    return parts[1] if parts[1] in LAYERS else "commands"
+    if name in ENTRY_SHIMS or parts[-1] == "__main__":
+        return "commands"
+    return parts[1] if parts[1] in LAYERS else "unplaced"
 
 
 def import_graph():
@@ -100,3 +92,17 @@ def test_there_is_no_import_circle():
         if node not in state:
             visit(node, [node])
     assert not cycles, "\n".join(cycles)
+
+
+def test_no_library_module_imports_the_command_layer():
+    library = [(name, targets) for name, targets in import_graph().items() if layer(name) != "commands"]
+    offending = [f"{name} imports {target}" for name, targets in library for target in sorted(targets)
+                 if layer(target) == "commands"]
+    assert not offending, "\n".join(offending)
+
+
+def test_importing_sr_tf_does_nothing_beyond_importing():
+    """No environment change, no argv sniffing: the console filter belongs to the command entry points.
+    sr_tf/__init__.py holds its docstring and constants, nothing else."""
+    body = ast.parse((PACKAGE / "__init__.py").read_text()).body
+    assert all(isinstance(node, (ast.Expr, ast.Assign)) and isinstance(node.value, ast.Constant) for node in body)

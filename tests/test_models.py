@@ -264,7 +264,7 @@ def test_mdsr_per_scale_parameters():
 
 
 def test_zoo_table_prints_every_model(capsys):
-    from sr_tf.models import __main__ as zoo_cli
+    from sr_tf.commands import models as zoo_cli
 
     assert zoo_cli.main(["sr_tf.models"]) == 0
     out = capsys.readouterr().out

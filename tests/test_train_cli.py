@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import TINY_BTSRN_FLAGS
-from sr_tf import train as train_cli
+from sr_tf.commands import train as train_cli
 from sr_tf.training import recipes, runs
 
 REPO = pathlib.Path(__file__).resolve().parents[1]

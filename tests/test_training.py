@@ -11,7 +11,7 @@ from PIL import Image
 from sr_tf import models
 from sr_tf.training import runs
 from sr_tf.training.config import TrainConfig
-from sr_tf.train import train
+from sr_tf.commands.train import train
 from sr_tf.training.trainer import TrainingError, warm_start
 from conftest import TINY_BTSRN, TINY_EDSR
 

@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from conftest import TINY_BTSRN
-from sr_tf import models, upscale
+from sr_tf import models
+from sr_tf.commands import upscale
 from sr_tf.data.images import read_image
 from sr_tf.data.imresize import imresize
 from sr_tf.evaluation.metrics import gray_values

@@ -729,7 +729,9 @@ def write_json(path, results):
 
 def main(argv):
     del argv
-    import sr_tf  # noqa: F401  (quiets TF's C++ start-up lines)
+    from sr_tf.core.console import drop_tensorflow_noise
+
+    drop_tensorflow_noise()  # before TensorFlow loads
 
     if FLAGS.tiling_child:
         width, height = parse_size(FLAGS.tiling_child)

@@ -39,7 +39,7 @@ import sys
 
 from absl import app, flags
 
-from sr_tf import cli
+from sr_tf.commands import cli
 from sr_tf.training import config as training_config
 
 BLOCKS = ("pconv", "pixelcnn", "gated", "gated_pp")

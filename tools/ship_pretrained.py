@@ -15,7 +15,7 @@ import pathlib
 
 from absl import flags
 
-from sr_tf import cli
+from sr_tf.commands import cli
 from sr_tf.core.files import temporary_sibling
 
 COMMAND = cli.Command("ship_pretrained", __doc__, required=("run", "name", "benchmark_dir"))

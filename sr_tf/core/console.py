@@ -65,7 +65,9 @@ def logs_above_bars():
 
 
 def drop_tensorflow_noise():
-    """Filters this process's descriptor 2 (and its children's) from now until exit; once."""
+    """Filters this process's descriptor 2 (and its children's) from now until exit; once. Also
+    quiets TF's C++ INFO lines (TF_CPP_MIN_LOG_LEVEL=2) unless the user chose a level."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if _state["installed"] or os.environ.get("SR_TF_RAW_STDERR") == "1":
         return
     _state["installed"] = True

@@ -1,5 +1,5 @@
 """The errors any layer may raise that a command turns into one line and an exit status
-(sr_tf.cli): a flag it cannot use (2), an output it cannot write (1), Ctrl-C (130)."""
+(sr_tf.commands.cli): a flag it cannot use (2), an output it cannot write (1), Ctrl-C (130)."""
 
 
 class UsageError(ValueError):

@@ -97,10 +97,12 @@ def upscale_files(predictor, jobs, scale, self_ensemble=False, strategy=None, ti
 
 
 def gray_image(rgb):
-    """The uint8 gray image of an RGB SR: its gray values (metrics.gray_values), rounded half up."""
-    from sr_tf.evaluation.metrics import gray_values, quantize
+    """The uint8 gray image of an RGB SR: its gray values (metrics.gray_values, float64), rounded half up."""
+    import numpy as np
 
-    return quantize(gray_values(rgb))
+    from sr_tf.evaluation.metrics import gray_values
+
+    return np.clip(np.floor(gray_values(rgb) + 0.5), 0, 255).astype(np.uint8)
 
 
 def pick_scale(predictor, scale):

@@ -7,7 +7,6 @@ to --help (status 2); a ValueError from the work (ModelError, DatasetError, Imag
 ExportError, OutputError: their messages name the input or output) or an OSError prints one line
 (status 1); Ctrl-C prints one line saying what was done (status 130), never a traceback.
 """
-import functools
 import importlib
 import importlib.util
 import logging as python_logging
@@ -17,7 +16,6 @@ import textwrap
 
 from absl import flags, logging
 
-from sr_tf import COMMANDS
 from sr_tf.core.errors import UsageError  # noqa: F401  (commands raise cli.UsageError)
 
 USAGE_EXIT = 2
@@ -161,21 +159,7 @@ def run_main(main):
     sys.exit(status)
 
 
-def main_module(module_name):
-    """The module that `python -m module_name` runs: the module, or a package's __main__."""
-    spec = importlib.util.find_spec(module_name)
-    return f"{module_name}.__main__" if spec.submodule_search_locations is not None else module_name
-
-
-def run(module_name):
-    """A console script: the command module (and TensorFlow) loads inside run_main, after the noise
-    filter went in."""
-    run_main(lambda: importlib.import_module(main_module(module_name)).main())
-
-
-def __getattr__(name):
-    """`sr_tf.cli:<command>_script`, the console scripts of setup.py, one per sr_tf.COMMANDS entry."""
-    command = name[:-len("_script")] if name.endswith("_script") else None
-    if command not in COMMANDS:
-        raise AttributeError(f"module 'sr_tf.cli' has no attribute {name!r}")
-    return functools.partial(run, COMMANDS[command])
+def run(name):
+    """A command as the program (`python -m sr_tf.<name>`, `sr-tf-<name>`): the command module (and
+    TensorFlow) loads inside run_main, after the noise filter went in."""
+    run_main(lambda: importlib.import_module(f"sr_tf.commands.{name}").main())

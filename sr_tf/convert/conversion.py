@@ -1,9 +1,9 @@
-"""The converter command's work as a library call (its flags live in __main__, so tests and other
-programs can call this without defining them)."""
+"""Converting a checkpoint of the original code into a checked `.keras` file (and an export): the
+work of the convert command, as a library call."""
 import os
 
 
-def convert_command(source, input_path, model, scales, output, export_dir=None, tflite=False, res_scale=None):
+def convert_checkpoint(source, input_path, model, scales, output, export_dir=None, tflite=False, res_scale=None):
     """Converts, checks and writes; returns the lines it printed."""
     import numpy as np
 
