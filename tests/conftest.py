@@ -26,14 +26,6 @@ tf.config.set_logical_device_configuration(
 )
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-# The tiny networks every test builds (tests import these names from conftest).
-TINY_OPTIONS = {
-    "btsrn": dict(low_blocks=1, high_blocks=1, width=8, bottleneck=4),
-    "edsr_baseline": dict(num_blocks=1, num_features=8),
-    "mdsr_baseline": dict(num_blocks=1, num_features=8),
-}
-TINY_BTSRN, TINY_EDSR = TINY_OPTIONS["btsrn"], TINY_OPTIONS["edsr_baseline"]
-TINY_BTSRN_FLAGS = [f"--{k}={v}" for k, v in TINY_BTSRN.items()]
 # Set5/Set14 with MATLAB-made LR files; CI has ../shared beside the checkout.
 SHARED_DATA = pathlib.Path(os.environ.get("SR_TF_SHARED_DATA", REPO.parent / "shared" / "data"))
 BENCHMARK_DIR = SHARED_DATA / "benchmark"
@@ -96,35 +88,46 @@ def assert_quiet():
     return check
 
 
-def random_image(height, width, seed):
-    """A uint8 [H, W, 3] gradient with noise: some structure for the networks, fixed by seed."""
-    y, x = np.mgrid[0:height, 0:width]
-    smooth = np.stack([x * 4, y * 4, (x + y) * 2], axis=-1) % 256
-    noise = np.random.default_rng(seed).integers(0, 40, (height, width, 3))
-    return np.clip(smooth + noise, 0, 255).astype(np.uint8)
+@pytest.fixture(scope="session")
+def random_image():
+    """random_image(height, width, seed): a uint8 [H, W, 3] gradient with noise, some structure
+    for the networks, fixed by seed."""
+    def make(height, width, seed):
+        y, x = np.mgrid[0:height, 0:width]
+        smooth = np.stack([x * 4, y * 4, (x + y) * 2], axis=-1) % 256
+        noise = np.random.default_rng(seed).integers(0, 40, (height, width, 3))
+        return np.clip(smooth + noise, 0, 255).astype(np.uint8)
+    return make
 
 
-def make_benchmark(root, set_name="Tiny", scales=(2,), sizes=((30, 37), (25, 24))):
-    """<root>/<Set>/HR/*.png and LR_bicubic/X<s>/<name>x<s>.png (LR made with the MATLAB-exact imresize)."""
-    for i, (h, w) in enumerate(sizes):
-        hr = random_image(h, w, i)
-        write_png(root / set_name / "HR" / f"img{i}.png", hr)
-        for s in scales:
-            lr = imresize(hr[: h - h % s, : w - w % s], 1 / s)
-            write_png(root / set_name / "LR_bicubic" / f"X{s}" / f"img{i}x{s}.png", lr)
-    return root
+@pytest.fixture(scope="session")
+def make_benchmark(random_image):
+    """make_benchmark(root, set_name="Tiny", scales=(2,), sizes=...): <root>/<Set>/HR/*.png and
+    LR_bicubic/X<s>/<name>x<s>.png (LR made with the MATLAB-exact imresize); returns root."""
+    def make(root, set_name="Tiny", scales=(2,), sizes=((30, 37), (25, 24))):
+        for i, (h, w) in enumerate(sizes):
+            hr = random_image(h, w, i)
+            write_png(root / set_name / "HR" / f"img{i}.png", hr)
+            for s in scales:
+                lr = imresize(hr[: h - h % s, : w - w % s], 1 / s)
+                write_png(root / set_name / "LR_bicubic" / f"X{s}" / f"img{i}x{s}.png", lr)
+        return root
+    return make
 
 
-def load_tool(file_name):
-    """tools/<file_name> as a module, loaded once per session (a tool may define flags on absl's
-    global FLAGS, which a second load would define twice)."""
-    name = f"sr_tf_tool_{pathlib.Path(file_name).stem}"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / file_name)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
+@pytest.fixture(scope="session")
+def load_tool():
+    """load_tool(file_name): tools/<file_name> as a module, loaded once per session (a tool may
+    define flags on absl's global FLAGS, which a second load would define twice)."""
+    def load(file_name):
+        name = f"sr_tf_tool_{pathlib.Path(file_name).stem}"
+        if name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(name, REPO / "tools" / file_name)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            sys.modules[name] = module
+        return sys.modules[name]
+    return load
 
 
 @pytest.fixture
@@ -154,25 +157,34 @@ def mount_tmpfs(tmp_path):
         subprocess.run(["umount", "-l", str(folder)], capture_output=True, timeout=30)
 
 
-def fill_disk(folder):
-    """Writes <folder>/filler until the file system says it is full; returns its path."""
-    path = pathlib.Path(folder) / "filler"
-    with open(path, "wb", buffering=0) as f:
-        for chunk in (1 << 16, 1 << 12, 1):
-            try:
-                while True:
-                    f.write(b"\0" * chunk)
-            except OSError as error:
-                assert error.errno == errno.ENOSPC, error
-    return path
+@pytest.fixture(scope="session")
+def fill_disk():
+    """fill_disk(folder): writes <folder>/filler until the file system says it is full; returns its path."""
+    def fill(folder):
+        path = pathlib.Path(folder) / "filler"
+        with open(path, "wb", buffering=0) as f:
+            for chunk in (1 << 16, 1 << 12, 1):
+                try:
+                    while True:
+                        f.write(b"\0" * chunk)
+                except OSError as error:
+                    assert error.errno == errno.ENOSPC, error
+        return path
+    return fill
 
 
-def listing(folder):
-    """Every path under `folder`, relative, sorted (what a command left behind)."""
-    return sorted(str(p.relative_to(folder)) for p in pathlib.Path(folder).rglob("*"))
+@pytest.fixture(scope="session")
+def listing():
+    """listing(folder): every path under `folder`, relative, sorted (what a command left behind)."""
+    def paths(folder):
+        return sorted(str(p.relative_to(folder)) for p in pathlib.Path(folder).rglob("*"))
+    return paths
 
 
-def interruptible(command, **kwargs):
-    """A child process that Ctrl-C (SIGINT) interrupts even when the tests run where SIGINT is
-    ignored (a background job inherits SIG_IGN)."""
-    return subprocess.Popen(command, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kwargs)
+@pytest.fixture(scope="session")
+def interruptible():
+    """interruptible(command, **popen_kwargs): a child process that Ctrl-C (SIGINT) interrupts even
+    when the tests run where SIGINT is ignored (a background job inherits SIG_IGN)."""
+    def start(command, **kwargs):
+        return subprocess.Popen(command, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kwargs)
+    return start

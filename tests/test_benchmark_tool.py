@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from sr_tf import models
 from sr_tf.models.layers import UnfusedLeakyReLU
-from conftest import TINY_BTSRN, load_tool
+from tiny import TINY_BTSRN
 
 pytestmark = pytest.mark.slow  # every test here trains a network or starts a process
 
@@ -23,7 +23,7 @@ TOOL = REPO / "tools" / "benchmark.py"
 
 
 @pytest.fixture(scope="module")
-def tool():
+def tool(load_tool):
     return load_tool("benchmark.py")
 
 

@@ -8,7 +8,7 @@ from sr_tf import models
 from sr_tf.inference import ensemble
 from sr_tf.inference.predictor import network_predictor
 from sr_tf.core import devices as distribute
-from conftest import TINY_OPTIONS
+from tiny import TINY_OPTIONS
 
 TINY = TINY_OPTIONS
 IMAGE = tf.TensorSpec((None, None, 3), tf.uint8)

@@ -12,7 +12,7 @@ import tensorflow as tf
 from sr_tf import export, models
 from sr_tf.inference.predictor import load_predictor, load_training_network
 from sr_tf.training import runs
-from conftest import TINY_OPTIONS
+from tiny import TINY_OPTIONS
 
 TINY = TINY_OPTIONS
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from sr_tf import models
 from sr_tf.models import layers
-from conftest import TINY_BTSRN, TINY_EDSR
+from tiny import TINY_BTSRN, TINY_EDSR
 
 
 # The release's model_resnet_up and the official EDSR-PyTorch code, counted from their layer definitions.

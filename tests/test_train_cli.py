@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import TINY_BTSRN_FLAGS
+from tiny import TINY_BTSRN_FLAGS
 from sr_tf import train as train_cli
 from sr_tf.training import recipes, runs
 

@@ -9,7 +9,7 @@ from sr_tf.core import devices as distribute
 from sr_tf.training import recipes
 from sr_tf.training.config import TrainConfig, config_to_flags
 from sr_tf.training.step import make_train_step
-from conftest import TINY_BTSRN, TINY_EDSR
+from tiny import TINY_BTSRN, TINY_EDSR
 
 
 
