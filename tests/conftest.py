@@ -74,6 +74,24 @@ def make_photo_folder(tmp_path_factory):
     return make
 
 
+@pytest.fixture(scope="session")
+def make_run():
+    """make_run(run_dir, name, scale, options, seed): a run directory as training writes it
+    (model.json and one checkpoint) for a new network of that seed; returns the network."""
+    def make(run_dir, name, scale, options, seed):
+        import keras
+
+        from sr_tf import models
+        from sr_tf.training import runs
+
+        keras.utils.set_random_seed(seed)
+        network = models.build_model(name, scale, **options)
+        runs.write_description(run_dir, models.describe(network))
+        tf.train.CheckpointManager(tf.train.Checkpoint(model=network), os.path.join(run_dir, "checkpoints"), 1).save()
+        return network
+    return make
+
+
 NOISY_LINE = r"^[EWF]\d{4} |WARNING|ERROR|Error|Traceback"
 
 

@@ -7,25 +7,15 @@ import sys
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from sr_tf import models
 from sr_tf.data.images import write_png
 from sr_tf.data.imresize import imresize
 from sr_tf.evaluation import metrics, scoring
 from sr_tf.inference.predictor import ModelError, bicubic_predictor, load_predictor
-from sr_tf.training import runs
 from tiny import TINY_BTSRN, TINY_EDSR
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def make_run(run_dir, scale):
-    keras.utils.set_random_seed(5)
-    network = models.build_model("edsr_baseline", scale, **TINY_EDSR)
-    runs.write_model_spec(run_dir, "edsr_baseline", scale, TINY_EDSR)
-    tf.train.CheckpointManager(tf.train.Checkpoint(model=network), os.path.join(run_dir, "checkpoints"), 1).save()
-    return network
 
 
 def test_results_json_has_the_contract_format(tmp_path, make_benchmark):
@@ -58,8 +48,8 @@ def test_evaluate_command(tmp_path, make_benchmark, assert_quiet):
     assert "| Mini | " in done.stdout and "protocol Mini:" in done.stdout
 
 
-def test_run_directory_is_evaluated_at_its_latest_checkpoint(tmp_path, make_benchmark):
-    network = make_run(tmp_path / "run", 2)
+def test_run_directory_is_evaluated_at_its_latest_checkpoint(tmp_path, make_run, make_benchmark):
+    network = make_run(tmp_path / "run", "edsr_baseline", 2, TINY_EDSR, seed=5)
     root = make_benchmark(tmp_path / "bench")
     predictor = load_predictor(str(tmp_path / "run"))
     assert predictor.scales == (2,) and predictor.name == "edsr_baseline"

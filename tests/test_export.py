@@ -11,7 +11,6 @@ import tensorflow as tf
 
 from sr_tf import export, models
 from sr_tf.inference.predictor import load_predictor, load_training_network
-from sr_tf.training import runs
 from tiny import TINY_OPTIONS
 
 TINY = TINY_OPTIONS
@@ -21,14 +20,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def tiny_network(name, scale):
     keras.utils.set_random_seed(3)
     return models.build_model(name, scale, **TINY[name])
-
-
-def make_run(run_dir, name, scale):
-    """A run directory as training writes it: model.json and one checkpoint."""
-    network = tiny_network(name, scale)
-    runs.write_model_spec(run_dir, name, scale, TINY[name])
-    tf.train.CheckpointManager(tf.train.Checkpoint(model=network), os.path.join(run_dir, "checkpoints"), 1).save()
-    return network
 
 
 def keras_output(network, name, scale, image):
@@ -114,9 +105,9 @@ def test_does_not_replace_a_foreign_folder(tmp_path):
 
 
 @pytest.mark.slow
-def test_export_command_on_a_run_directory(tmp_path, assert_quiet):
+def test_export_command_on_a_run_directory(tmp_path, make_run, assert_quiet):
     run_dir = tmp_path / "run"
-    make_run(run_dir, "btsrn", 3)
+    make_run(run_dir, "btsrn", 3, TINY["btsrn"], seed=3)
     output = tmp_path / "export"
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a user runs it
     command = [sys.executable, "-m", "sr_tf.export", f"--run={run_dir}", f"--output={output}"]

@@ -240,7 +240,7 @@ def test_quantize_rounds_half_up_and_saturates():
 
 def test_mdsr_outputs_in_scale_order_and_branches_share_layers():
     model = models.build_model("mdsr_baseline", (4, 2), **TINY_EDSR)
-    assert models.mdsr_scales(model) == (4, 2)
+    assert models.scales_of(model) == (4, 2)
     x = np.random.default_rng(10).uniform(0, 255, (1, 6, 5, 3)).astype(np.float32)
     x4, x2 = model(x)
     assert x4.shape == (1, 24, 20, 3) and x2.shape == (1, 12, 10, 3)
