@@ -134,14 +134,9 @@ def test_unfused_leaky_relu_has_the_values_and_gradient_of_leaky_relu():
                                       np.asarray(tape.gradient(y_plain, xs), np.float32))
 
 
-def test_btsrn_activations_are_unfused_leaky_relus_and_round_trip(tmp_path):
+def test_btsrn_activations_are_unfused_leaky_relus():
+    # Its .keras round trip (the same layer classes, the same outputs) is the harness's (test_models.py).
     model = models.build_model("btsrn", 2, **TINY_BTSRN)
     activations = [l for l in model.layers if isinstance(l, keras.layers.LeakyReLU)]
     assert len(activations) == 6  # two per block, one before the deconvolution, one before `out`
     assert all(isinstance(l, UnfusedLeakyReLU) and l.negative_slope == pytest.approx(0.2) for l in activations)
-    path = tmp_path / "btsrn.keras"
-    model.save(path)
-    restored = keras.models.load_model(path, safe_mode=True)
-    assert sum(isinstance(l, UnfusedLeakyReLU) for l in restored.layers) == 6
-    x = np.random.default_rng(1).uniform(0, 1, (1, 21, 17, 3)).astype(np.float32)
-    np.testing.assert_array_equal(model(x), restored(x))

@@ -1,6 +1,7 @@
 """The fast paths: int8 / float TFLite and ONNX network files, --model on them, --precision, the
 PSNR-loss guard and the missing-extra errors. Tiny networks; speed is measured by
-tools/bench_runtimes.py, not here."""
+tools/bench_runtimes.py, not here. The full-image model.tflite of a SavedModel export, as --model
+too, is checked by the model harness (conftest.run_model_test)."""
 import json
 import os
 import sys
@@ -126,17 +127,6 @@ def test_edsr_onnx_round_trip(tmp_path, random_image):
     lines = export.export_network_file(network, "edsr_baseline", 3, tmp_path / "e", "onnx")
     assert "reproduces the Keras model" in lines[0]
     assert load_predictor(str(tmp_path / "e")).upscale(random_image(9, 11, 0), 3).shape == (27, 33, 3)
-
-
-def test_savedmodel_tflite_file_loads(tiny_btsrn, tmp_path, random_image):
-    """The full-image model.tflite inside a SavedModel export (uint8 in) works as --model too."""
-    _, network = tiny_btsrn
-    export.export_checked(network, "btsrn", SCALE, tmp_path / "sm", tflite=True)
-    predictor = load_predictor(str(tmp_path / "sm" / export.TFLITE_FILE))
-    image = random_image(19, 22, 4)
-    expected = network_predictor(network).upscale(image, SCALE)
-    assert np.abs(predictor.upscale(image, SCALE).astype(int) - expected).max() <= 1
-    assert np.abs(predictor.upscale(image, SCALE, tile=8).astype(int) - expected).max() <= 1
 
 
 def test_psnr_guard_refuses_and_writes_nothing(tiny_btsrn, tmp_path, monkeypatch):
