@@ -1,4 +1,6 @@
-"""Test session setup: quiet TF, two logical CPUs for the multi-replica tests, shared data paths."""
+"""Test session setup: quiet TF, two logical CPUs for the multi-replica tests, shared data paths, and
+the fixtures tests share, among them the model harness run_model_test (tests import none of this
+module: plain constants they need at import time are in tiny.py)."""
 import errno
 import importlib.util
 import os
@@ -26,14 +28,6 @@ tf.config.set_logical_device_configuration(
 )
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-# The tiny networks every test builds (tests import these names from conftest).
-TINY_OPTIONS = {
-    "btsrn": dict(low_blocks=1, high_blocks=1, width=8, bottleneck=4),
-    "edsr_baseline": dict(num_blocks=1, num_features=8),
-    "mdsr_baseline": dict(num_blocks=1, num_features=8),
-}
-TINY_BTSRN, TINY_EDSR = TINY_OPTIONS["btsrn"], TINY_OPTIONS["edsr_baseline"]
-TINY_BTSRN_FLAGS = [f"--{k}={v}" for k, v in TINY_BTSRN.items()]
 # Set5/Set14 with MATLAB-made LR files; CI has ../shared beside the checkout.
 SHARED_DATA = pathlib.Path(os.environ.get("SR_TF_SHARED_DATA", REPO.parent / "shared" / "data"))
 BENCHMARK_DIR = SHARED_DATA / "benchmark"
@@ -82,6 +76,166 @@ def make_photo_folder(tmp_path_factory):
     return make
 
 
+@pytest.fixture(scope="session")
+def make_run():
+    """make_run(run_dir, name, scale, options, seed): a run directory as training writes it
+    (model.json and one checkpoint) for a new network of that seed; returns the network."""
+    def make(run_dir, name, scale, options, seed):
+        import keras
+
+        from sr_tf import models
+        from sr_tf.training import runs
+
+        keras.utils.set_random_seed(seed)
+        network = models.build_model(name, scale, **options)
+        runs.write_description(run_dir, models.describe(network))
+        tf.train.CheckpointManager(tf.train.Checkpoint(model=network), os.path.join(run_dir, "checkpoints"), 1).save()
+        return network
+    return make
+
+
+def as_list(outputs):
+    """A network's output or outputs (MDSR: one per scale) as a list of numpy arrays."""
+    return [np.asarray(o) for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+
+
+@pytest.fixture
+def run_model_test(tmp_path):
+    """run_model_test(name, scale, options, trainable, outputs, lr_size=(13, 9), variants=(), tflite=False):
+    what every registered model must do, checked on its tiny network `name` at `scale` with
+    `options` (the idea of keras-hub's run_backbone_test; tests/test_models.py declares each model).
+    Returns the network.
+
+    build: an SRNetwork carrying its description, with `trainable` parameters, output shapes
+      `outputs` for a float LR of `lr_size`; the spec's recorded parameter counts hold at the
+      default options; under mixed_bfloat16 the layers compute in bfloat16, the outputs stay float32;
+    .keras: saved and reloaded in safe mode, the same description, layer classes and outputs bit
+      for bit (so is each of `variants`, options that replace some of `options`);
+    inference: per scale, uint8 of any size in, uint8 of s times the size out; the float model is
+      the uint8 one before rounding; its .keras round trip gives the same output;
+    SavedModel: per scale into saved_model/x<s> (export_checked, with model.tflite if `tflite`,
+      which also works alone as --model); its metadata, and reloaded by the predictor, both
+      signatures give the Keras result (uint8 within one level, as export_checked allows)."""
+    def run(name, scale, options, trainable, outputs, lr_size=(13, 9), variants=(), tflite=False):
+        from sr_tf import models
+
+        rng = np.random.default_rng(1)
+        x = rng.uniform(0, models.get_spec(name).value_range, (1, *lr_size, 3)).astype(np.float32)
+        network = _check_build(name, scale, options, trainable, outputs, x)
+        for i, variant in enumerate([{}, *variants]):
+            built = network if not variant else models.build_model(name, scale, **{**options, **variant})
+            _check_keras_round_trip(built, x, tmp_path / f"{name}_{i}.keras")
+        lr = rng.integers(0, 256, (1, *lr_size, 3), dtype=np.uint8)
+        expected = _check_inference_models(network, lr, tmp_path)
+        _check_saved_models(network, lr[0], expected, tmp_path / "saved_model", tflite)
+        return network
+    return run
+
+
+def _check_build(name, scale, options, trainable, outputs, x):
+    import keras
+
+    from sr_tf import models
+
+    spec = models.get_spec(name)
+    for recorded, count in spec.parameters.items():  # what the zoo table prints, checked built
+        assert models.count_trainable(models.build_model(name, recorded)) == count, (name, recorded)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        half = models.build_model(name, scale, **options)
+        assert next(l for l in half.layers if l.trainable_weights).compute_dtype == "bfloat16"
+        assert all(o.dtype == np.float32 for o in as_list(half(x)))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+    keras.utils.set_random_seed(3)
+    network = models.build_model(name, scale, **options)
+    description = models.describe(network)
+    assert isinstance(network, models.SRNetwork)
+    assert description == {"model": name, "scales": list(spec.scales(scale)),
+                           "options": {**models.model_defaults(name), **options}}
+    assert models.count_trainable(network) == trainable
+    assert models.from_description(description).count_params() == network.count_params()
+    assert [o.shape for o in as_list(network(x))] == [tuple(shape) for shape in outputs]
+    return network
+
+
+def _check_keras_round_trip(network, x, path):
+    import keras
+
+    from sr_tf import models
+
+    assert not any(isinstance(l, keras.layers.Lambda) for l in network.layers)
+    network.save(path)
+    restored = keras.models.load_model(path, safe_mode=True)
+    assert isinstance(restored, models.SRNetwork) and models.describe(restored) == models.describe(network)
+    assert [type(l) for l in restored.layers] == [type(l) for l in network.layers]
+    for a, b in zip(as_list(network(x)), as_list(restored(x)), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def _check_inference_models(network, lr, folder):
+    """{scale: the uint8 SR of lr[0]} from the inference model of each scale."""
+    import keras
+
+    from sr_tf import models
+
+    expected = {}
+    for s in models.scales_of(network):
+        inference = models.build_inference_model(network, scale=s)
+        assert inference.input.dtype == "uint8" and tuple(inference.input.shape) == (None, None, None, 3)
+        sr = inference(lr)
+        assert sr.dtype == tf.uint8 and sr.shape == (1, lr.shape[1] * s, lr.shape[2] * s, 3)
+        sr_float = models.build_inference_model(network, scale=s, quantize=False)(lr).numpy()
+        assert sr_float.dtype == np.float32
+        np.testing.assert_array_equal(sr, np.clip(np.floor(sr_float + 0.5), 0, 255))
+        path = folder / f"x{s}_inference.keras"
+        inference.save(path)
+        np.testing.assert_array_equal(keras.models.load_model(path, safe_mode=True)(lr), sr)
+        expected[s] = sr[0].numpy()
+    return expected
+
+
+def _check_saved_models(network, image, expected, root, tflite):
+    from sr_tf import export, models
+    from sr_tf.inference.predictor import load_predictor
+
+    description = models.describe(network)
+    name, scales = description["model"], models.scales_of(network)
+    for s in scales:
+        folder = root / f"x{s}"
+        lines = export.export_checked(network, name, s, folder, tflite=tflite)
+        assert len(lines) == 1 + tflite and all("reproduces the Keras model" in line for line in lines)
+        info = export.read_metadata(folder)
+        assert (info["model"], info["scale"], info["description"]) == (name, s, description)
+        assert info["receptive_radius"] >= 3
+        if tflite:
+            tflite_file = folder / export.TFLITE_FILE
+            ops = export.tflite_ops(tflite_file.read_bytes())
+            assert "CONV_2D" in ops and not any(op.startswith("Flex") or "RESIZE" in op for op in ops)
+            lite = export.run_tflite(tflite_file, image)
+            assert lite.shape == expected[s].shape and np.abs(lite.astype(int) - expected[s]).max() <= 1
+            alone = load_predictor(str(tflite_file))  # the file alone works as --model, tiled too
+            for tile in (0, 8):
+                assert np.abs(alone.upscale(image, s, tile=tile).astype(int) - expected[s]).max() <= 1
+    assert sorted(os.listdir(root)) == sorted(f"x{s}" for s in scales)  # no temporary folder left
+
+    # Reloaded: one SavedModel folder, or the folder of x<s> ones that training writes for MDSR.
+    predictor = load_predictor(str(root if len(scales) > 1 else root / f"x{scales[0]}"))
+    assert predictor.scales == tuple(sorted(scales))
+    served = {}
+    for loaded in predictor.keep_alive:  # the SavedModels it loaded
+        sr = loaded.signatures["serving_default"](image=tf.constant(image))["image"].numpy()
+        served[sr.shape[0] // image.shape[0]] = sr
+    assert sorted(served) == sorted(scales)
+    for s in scales:
+        assert served[s].dtype == np.uint8 and served[s].shape == expected[s].shape
+        assert np.abs(served[s].astype(int) - expected[s]).max() <= 1
+        unrounded = predictor.float_fns[s](image).numpy()  # the upscale_float signature
+        assert unrounded.dtype == np.float32 and np.abs(unrounded - np.floor(unrounded + 0.5)).max() > 0
+        assert np.abs(predictor.upscale(image, s).astype(int) - expected[s]).max() <= 1
+
+
 NOISY_LINE = r"^[EWF]\d{4} |WARNING|ERROR|Error|Traceback"
 
 
@@ -96,35 +250,46 @@ def assert_quiet():
     return check
 
 
-def random_image(height, width, seed):
-    """A uint8 [H, W, 3] gradient with noise: some structure for the networks, fixed by seed."""
-    y, x = np.mgrid[0:height, 0:width]
-    smooth = np.stack([x * 4, y * 4, (x + y) * 2], axis=-1) % 256
-    noise = np.random.default_rng(seed).integers(0, 40, (height, width, 3))
-    return np.clip(smooth + noise, 0, 255).astype(np.uint8)
+@pytest.fixture(scope="session")
+def random_image():
+    """random_image(height, width, seed): a uint8 [H, W, 3] gradient with noise, some structure
+    for the networks, fixed by seed."""
+    def make(height, width, seed):
+        y, x = np.mgrid[0:height, 0:width]
+        smooth = np.stack([x * 4, y * 4, (x + y) * 2], axis=-1) % 256
+        noise = np.random.default_rng(seed).integers(0, 40, (height, width, 3))
+        return np.clip(smooth + noise, 0, 255).astype(np.uint8)
+    return make
 
 
-def make_benchmark(root, set_name="Tiny", scales=(2,), sizes=((30, 37), (25, 24))):
-    """<root>/<Set>/HR/*.png and LR_bicubic/X<s>/<name>x<s>.png (LR made with the MATLAB-exact imresize)."""
-    for i, (h, w) in enumerate(sizes):
-        hr = random_image(h, w, i)
-        write_png(root / set_name / "HR" / f"img{i}.png", hr)
-        for s in scales:
-            lr = imresize(hr[: h - h % s, : w - w % s], 1 / s)
-            write_png(root / set_name / "LR_bicubic" / f"X{s}" / f"img{i}x{s}.png", lr)
-    return root
+@pytest.fixture(scope="session")
+def make_benchmark(random_image):
+    """make_benchmark(root, set_name="Tiny", scales=(2,), sizes=...): <root>/<Set>/HR/*.png and
+    LR_bicubic/X<s>/<name>x<s>.png (LR made with the MATLAB-exact imresize); returns root."""
+    def make(root, set_name="Tiny", scales=(2,), sizes=((30, 37), (25, 24))):
+        for i, (h, w) in enumerate(sizes):
+            hr = random_image(h, w, i)
+            write_png(root / set_name / "HR" / f"img{i}.png", hr)
+            for s in scales:
+                lr = imresize(hr[: h - h % s, : w - w % s], 1 / s)
+                write_png(root / set_name / "LR_bicubic" / f"X{s}" / f"img{i}x{s}.png", lr)
+        return root
+    return make
 
 
-def load_tool(file_name):
-    """tools/<file_name> as a module, loaded once per session (a tool may define flags on absl's
-    global FLAGS, which a second load would define twice)."""
-    name = f"sr_tf_tool_{pathlib.Path(file_name).stem}"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "tools" / file_name)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
+@pytest.fixture(scope="session")
+def load_tool():
+    """load_tool(file_name): tools/<file_name> as a module, loaded once per session (a tool may
+    define flags on absl's global FLAGS, which a second load would define twice)."""
+    def load(file_name):
+        name = f"sr_tf_tool_{pathlib.Path(file_name).stem}"
+        if name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(name, REPO / "tools" / file_name)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            sys.modules[name] = module
+        return sys.modules[name]
+    return load
 
 
 @pytest.fixture
@@ -154,25 +319,34 @@ def mount_tmpfs(tmp_path):
         subprocess.run(["umount", "-l", str(folder)], capture_output=True, timeout=30)
 
 
-def fill_disk(folder):
-    """Writes <folder>/filler until the file system says it is full; returns its path."""
-    path = pathlib.Path(folder) / "filler"
-    with open(path, "wb", buffering=0) as f:
-        for chunk in (1 << 16, 1 << 12, 1):
-            try:
-                while True:
-                    f.write(b"\0" * chunk)
-            except OSError as error:
-                assert error.errno == errno.ENOSPC, error
-    return path
+@pytest.fixture(scope="session")
+def fill_disk():
+    """fill_disk(folder): writes <folder>/filler until the file system says it is full; returns its path."""
+    def fill(folder):
+        path = pathlib.Path(folder) / "filler"
+        with open(path, "wb", buffering=0) as f:
+            for chunk in (1 << 16, 1 << 12, 1):
+                try:
+                    while True:
+                        f.write(b"\0" * chunk)
+                except OSError as error:
+                    assert error.errno == errno.ENOSPC, error
+        return path
+    return fill
 
 
-def listing(folder):
-    """Every path under `folder`, relative, sorted (what a command left behind)."""
-    return sorted(str(p.relative_to(folder)) for p in pathlib.Path(folder).rglob("*"))
+@pytest.fixture(scope="session")
+def listing():
+    """listing(folder): every path under `folder`, relative, sorted (what a command left behind)."""
+    def paths(folder):
+        return sorted(str(p.relative_to(folder)) for p in pathlib.Path(folder).rglob("*"))
+    return paths
 
 
-def interruptible(command, **kwargs):
-    """A child process that Ctrl-C (SIGINT) interrupts even when the tests run where SIGINT is
-    ignored (a background job inherits SIG_IGN)."""
-    return subprocess.Popen(command, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kwargs)
+@pytest.fixture(scope="session")
+def interruptible():
+    """interruptible(command, **popen_kwargs): a child process that Ctrl-C (SIGINT) interrupts even
+    when the tests run where SIGINT is ignored (a background job inherits SIG_IGN)."""
+    def start(command, **kwargs):
+        return subprocess.Popen(command, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kwargs)
+    return start

@@ -9,7 +9,6 @@ import pytest
 from absl import app, flags
 from PIL import Image
 
-from conftest import load_tool
 
 pytestmark = pytest.mark.slow  # every test here trains a network or starts a process
 
@@ -33,7 +32,7 @@ def run_tool(args):
 
 
 @pytest.fixture
-def tool():
+def tool(load_tool):
     """The tool's module (its flags live on absl's global FLAGS)."""
     return load_tool("compare_blocks.py")
 

@@ -11,7 +11,7 @@ import types
 import pytest
 from PIL import Image
 
-from conftest import TINY_BTSRN, TINY_BTSRN_FLAGS, fill_disk, interruptible, listing, make_benchmark, random_image
+from tiny import TINY_BTSRN, TINY_BTSRN_FLAGS
 from sr_tf import models
 from sr_tf.commands import convert as convert_main
 from sr_tf.commands import evaluate, export as export_main, figure, train as train_cli, upscale
@@ -25,7 +25,7 @@ TINY_TRAIN = ["--model=btsrn", *TINY_BTSRN_FLAGS, "--patch_mode=random", "--hr_p
 
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory, make_photo_folder):
+def inputs(tmp_path_factory, make_photo_folder, random_image, make_benchmark):
     """What the commands read: a photo, a tiny benchmark set, a tiny .keras network, photos to train on."""
     root = tmp_path_factory.mktemp("edge_inputs")
     photo = root / "photo.png"
@@ -73,7 +73,7 @@ def run(name, argv, capsys):
 @pytest.mark.parametrize("place", ["under_a_file", "read_only_disk"])
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_an_unwritable_output_is_one_line_naming_it_before_any_work(name, place, inputs, tmp_path, mount_tmpfs,
-                                                                   capsys):
+                                                                   listing, capsys):
     if place == "under_a_file":
         blocked, reason = tmp_path / "afile", "is a file, not a folder"
         blocked.write_text("a file, not a folder")
@@ -97,7 +97,8 @@ def test_missing_parent_folders_of_an_output_are_made(name, inputs, tmp_path, ca
     assert output.exists()
 
 
-def test_upscaling_onto_a_full_disk_fails_in_one_line_and_leaves_nothing(tmp_path, mount_tmpfs, capsys):
+def test_upscaling_onto_a_full_disk_fails_in_one_line_and_leaves_nothing(tmp_path, mount_tmpfs, random_image, fill_disk,
+                                                                          listing, capsys):
     disk = mount_tmpfs("disk")
     for i in range(3):
         Image.fromarray(random_image(30, 30, i)).save(tmp_path / f"p{i}.png")
@@ -111,7 +112,8 @@ def test_upscaling_onto_a_full_disk_fails_in_one_line_and_leaves_nothing(tmp_pat
     assert listing(disk) == ["filler"]  # no partial PNG, no output folder
 
 
-def test_a_results_file_onto_a_full_disk_fails_in_one_line_and_leaves_nothing(inputs, mount_tmpfs, capsys):
+def test_a_results_file_onto_a_full_disk_fails_in_one_line_and_leaves_nothing(inputs, mount_tmpfs, fill_disk, listing,
+                                                                               capsys):
     disk = mount_tmpfs("disk")
     fill_disk(disk)
     status, _, err = run("sr_tf.evaluate", ["--model=bicubic", f"--benchmark_dir={inputs.bench}", "--sets=Tiny",
@@ -123,7 +125,7 @@ def test_a_results_file_onto_a_full_disk_fails_in_one_line_and_leaves_nothing(in
 
 
 @pytest.mark.slow
-def test_an_export_onto_a_full_disk_prints_one_line_and_leaves_nothing(inputs, mount_tmpfs):
+def test_an_export_onto_a_full_disk_prints_one_line_and_leaves_nothing(inputs, mount_tmpfs, fill_disk, listing):
     disk = mount_tmpfs("disk")
     fill_disk(disk)
     done = subprocess.run([sys.executable, "-m", "sr_tf.export", f"--model={inputs.network}",
@@ -142,7 +144,7 @@ def tiny_config(run_dir, folder, **overrides):
 
 
 @pytest.mark.slow
-def test_a_checkpoint_save_onto_a_full_disk_keeps_the_last_one_and_the_run_resumes(inputs, mount_tmpfs,
+def test_a_checkpoint_save_onto_a_full_disk_keeps_the_last_one_and_the_run_resumes(inputs, mount_tmpfs, fill_disk,
                                                                                    monkeypatch):
     disk = mount_tmpfs("disk", size="8m")
     run_dir = disk / "run"
@@ -176,7 +178,7 @@ def wait_for(process, condition, what):
 
 
 @pytest.mark.slow
-def test_ctrl_c_while_upscaling_a_folder_says_how_many_images_were_written(tmp_path):
+def test_ctrl_c_while_upscaling_a_folder_says_how_many_images_were_written(tmp_path, random_image, interruptible):
     for i in range(24):
         Image.fromarray(random_image(32, 32, i)).save(tmp_path / f"p{i:02d}.png")
     out = tmp_path / "out"
@@ -192,7 +194,7 @@ def test_ctrl_c_while_upscaling_a_folder_says_how_many_images_were_written(tmp_p
 
 
 @pytest.mark.slow
-def test_ctrl_c_in_training_names_the_checkpoint_and_a_rerun_resumes(inputs, tmp_path):
+def test_ctrl_c_in_training_names_the_checkpoint_and_a_rerun_resumes(inputs, tmp_path, interruptible):
     args = [*TINY_TRAIN, f"--train_data=folder:{inputs.photos}", "--steps=100000", "--checkpoint_every=5",
             "--log_every=1", f"--run_dir={tmp_path / 'run'}"]
     child = interruptible([sys.executable, "-m", "sr_tf.train", *args], cwd=REPO, stderr=subprocess.PIPE, text=True)
@@ -215,7 +217,8 @@ def test_ctrl_c_in_training_names_the_checkpoint_and_a_rerun_resumes(inputs, tmp
 
 
 @pytest.mark.slow
-def test_a_start_that_fails_on_a_truncated_photo_leaves_no_run_directory(tmp_path, make_photo_folder, capsys):
+def test_a_start_that_fails_on_a_truncated_photo_leaves_no_run_directory(tmp_path, make_photo_folder, random_image,
+                                                                          capsys):
     photos = make_photo_folder("six_and_a_truncated", count=6, size=48, seed=3)
     Image.fromarray(random_image(48, 48, 9)).save(photos / "at.png")
     data = (photos / "at.png").read_bytes()

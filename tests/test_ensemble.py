@@ -8,7 +8,7 @@ from sr_tf import models
 from sr_tf.inference import ensemble
 from sr_tf.inference.predictor import network_predictor
 from sr_tf.core import devices as distribute
-from conftest import TINY_OPTIONS
+from tiny import TINY_OPTIONS
 
 TINY = TINY_OPTIONS
 IMAGE = tf.TensorSpec((None, None, 3), tf.uint8)
@@ -45,7 +45,7 @@ def test_each_transform_is_undone():
         return tf.repeat(tf.repeat(tf.cast(image, tf.float32), 3, axis=0), 3, axis=1)
 
     lr = random_image(5, 9)
-    assert np.array_equal(ensemble.self_ensemble(nearest, lr), nearest(lr).numpy())
+    assert np.array_equal(ensemble.SelfEnsemble(nearest)(lr), nearest(lr).numpy())
 
 
 def test_ensemble_is_the_mean_of_the_transformed_outputs():
@@ -55,7 +55,7 @@ def test_ensemble_is_the_mean_of_the_transformed_outputs():
         return tf.concat([x[:1] + 8.0, x[1:]], axis=0)
 
     lr = random_image(4, 6)
-    out = ensemble.self_ensemble(first_row_bias, lr)
+    out = ensemble.SelfEnsemble(first_row_bias)(lr)
     # Undone, the biased row lands on: row 0 (k = 0, 1), the last row (up-down flip: k = 2, 3),
     # column 0 (transposed: k = 4, 6) or the last column (left-right flip, transposed: k = 5, 7).
     expected = lr.astype(np.float32)
@@ -85,15 +85,11 @@ def test_tiled_ensemble_over_replicas_equals_the_whole_image_ensemble(strategy):
     assert np.array_equal(predictor.upscale(lr, 2, self_ensemble=True, strategy=strategy, tile=7), whole)
 
 
-def test_run_loaded_under_the_strategy_gives_the_same_result(tmp_path, strategy):
+def test_run_loaded_under_the_strategy_gives_the_same_result(tmp_path, strategy, make_run):
     # What `sr_tf.evaluate --self_ensemble --cpu_replicas=2` does: weights mirrored on the replicas.
     from sr_tf.inference.predictor import load_predictor
-    from sr_tf.training import runs
 
-    keras.utils.set_random_seed(7)
-    network = models.build_model("btsrn", 2, **TINY["btsrn"])
-    runs.write_model_spec(tmp_path, "btsrn", 2, TINY["btsrn"])
-    tf.train.CheckpointManager(tf.train.Checkpoint(model=network), str(tmp_path / "checkpoints"), 1).save()
+    make_run(tmp_path, "btsrn", 2, TINY["btsrn"], seed=7)
     lr = random_image(11, 8)
     mirrored = load_predictor(str(tmp_path), strategy)
     plain = load_predictor(str(tmp_path))

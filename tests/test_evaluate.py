@@ -7,28 +7,18 @@ import sys
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from sr_tf import models
 from sr_tf.data.images import write_png
 from sr_tf.data.imresize import imresize
 from sr_tf.evaluation import metrics, scoring
 from sr_tf.inference.predictor import ModelError, bicubic_predictor, load_predictor
-from sr_tf.training import runs
-from conftest import TINY_BTSRN, TINY_EDSR, make_benchmark, random_image
+from tiny import TINY_BTSRN, TINY_EDSR
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def make_run(run_dir, scale):
-    keras.utils.set_random_seed(5)
-    network = models.build_model("edsr_baseline", scale, **TINY_EDSR)
-    runs.write_model_spec(run_dir, "edsr_baseline", scale, TINY_EDSR)
-    tf.train.CheckpointManager(tf.train.Checkpoint(model=network), os.path.join(run_dir, "checkpoints"), 1).save()
-    return network
-
-
-def test_results_json_has_the_contract_format(tmp_path):
+def test_results_json_has_the_contract_format(tmp_path, make_benchmark):
     root = make_benchmark(tmp_path / "bench", scales=(2, 3))
     results, protocols = scoring.evaluate_all(bicubic_predictor(), root, ["Tiny"], [2, 3])
     path = scoring.write_results_json(tmp_path / "out" / "results.json", results)
@@ -43,7 +33,7 @@ def test_results_json_has_the_contract_format(tmp_path):
 
 
 @pytest.mark.slow
-def test_evaluate_command(tmp_path, assert_quiet):
+def test_evaluate_command(tmp_path, make_benchmark, assert_quiet):
     root = make_benchmark(tmp_path / "bench", set_name="Mini")
     out = tmp_path / "results.json"
     command = [sys.executable, "-m", "sr_tf.evaluate", "--model=bicubic", f"--benchmark_dir={root}", "--sets=Mini",
@@ -58,8 +48,8 @@ def test_evaluate_command(tmp_path, assert_quiet):
     assert "| Mini | " in done.stdout and "protocol Mini:" in done.stdout
 
 
-def test_run_directory_is_evaluated_at_its_latest_checkpoint(tmp_path):
-    network = make_run(tmp_path / "run", 2)
+def test_run_directory_is_evaluated_at_its_latest_checkpoint(tmp_path, make_run, make_benchmark):
+    network = make_run(tmp_path / "run", "edsr_baseline", 2, TINY_EDSR, seed=5)
     root = make_benchmark(tmp_path / "bench")
     predictor = load_predictor(str(tmp_path / "run"))
     assert predictor.scales == (2,) and predictor.name == "edsr_baseline"
@@ -73,7 +63,7 @@ def test_run_directory_is_evaluated_at_its_latest_checkpoint(tmp_path):
         scoring.evaluate_all(predictor, root, ["Tiny"], [3])
 
 
-def test_keras_file_identifies_its_model(tmp_path):
+def test_keras_file_identifies_its_model(tmp_path, random_image):
     keras.utils.set_random_seed(5)
     network = models.build_model("btsrn", 4, **TINY_BTSRN)
     network.save(tmp_path / "net.keras")
@@ -84,7 +74,7 @@ def test_keras_file_identifies_its_model(tmp_path):
     assert np.abs(predictor.upscale(lr, 4).astype(int) - expected).max() <= 1
 
 
-def test_div2k_folder_uses_rgb_and_scale_plus_6(tmp_path):
+def test_div2k_folder_uses_rgb_and_scale_plus_6(tmp_path, random_image):
     root = tmp_path / "DIV2K"
     hr = random_image(40, 44, 1)
     lr = imresize(hr, 0.5)

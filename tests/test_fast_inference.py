@@ -1,6 +1,7 @@
 """The fast paths: int8 / float TFLite and ONNX network files, --model on them, --precision, the
 PSNR-loss guard and the missing-extra errors. Tiny networks; speed is measured by
-tools/bench_runtimes.py, not here."""
+tools/bench_runtimes.py, not here. The full-image model.tflite of a SavedModel export, as --model
+too, is checked by the model harness (conftest.run_model_test)."""
 import json
 import os
 import sys
@@ -13,7 +14,7 @@ from sr_tf import export, models
 from sr_tf.commands import export as export_main
 from sr_tf.inference import accelerated, runtimes
 from sr_tf.inference.predictor import ModelError, load_predictor, network_predictor
-from conftest import TINY_OPTIONS, random_image
+from tiny import TINY_OPTIONS
 
 SCALE = 2
 
@@ -48,7 +49,7 @@ def int8_export(request, tiny_btsrn, tmp_path_factory):
     return target, lines, request.param
 
 
-def test_int8_export_writes_a_folder_that_model_accepts(int8_export, tiny_btsrn):
+def test_int8_export_writes_a_folder_that_model_accepts(int8_export, tiny_btsrn, random_image):
     target, lines, file_format = int8_export
     assert sorted(os.listdir(target)) == [f"model.{file_format}", "sr_tf.json"]
     assert len(lines) == 1 and "int8 PSNR change on samples valid x2 (2 images" in lines[0]
@@ -73,9 +74,8 @@ def test_int8_export_writes_a_folder_that_model_accepts(int8_export, tiny_btsrn)
     assert psnr_between(ensemble, reference.upscale(image, SCALE, self_ensemble=True)) > 35
 
 
-def test_int8_folder_in_evaluate_and_upscale(int8_export, tmp_path):
+def test_int8_folder_in_evaluate_and_upscale(int8_export, tmp_path, make_benchmark, random_image):
     from sr_tf.commands import evaluate, upscale
-    from conftest import make_benchmark
 
     target = int8_export[0]
     root = make_benchmark(tmp_path / "bench")
@@ -96,7 +96,7 @@ def test_int8_folder_in_evaluate_and_upscale(int8_export, tmp_path):
 
 
 @pytest.mark.parametrize("file_format", ["tflite", "onnx"])
-def test_float_network_files_reproduce_keras(file_format, tiny_btsrn, tmp_path):
+def test_float_network_files_reproduce_keras(file_format, tiny_btsrn, tmp_path, random_image):
     path, network = tiny_btsrn
     target = tmp_path / file_format
     lines = export.export_network_file(network, "btsrn", SCALE, target, file_format)
@@ -109,7 +109,7 @@ def test_float_network_files_reproduce_keras(file_format, tiny_btsrn, tmp_path):
     assert predictor.runtime.split()[0] == ("litert" if file_format == "tflite" else int8_runtime("onnx").split()[0])
 
 
-def test_onnx_runtime_runs_onnx_files_too(tiny_btsrn, tmp_path):
+def test_onnx_runtime_runs_onnx_files_too(tiny_btsrn, tmp_path, random_image):
     from sr_tf.inference.accelerated import onnx_predictor
 
     _, network = tiny_btsrn
@@ -121,23 +121,12 @@ def test_onnx_runtime_runs_onnx_files_too(tiny_btsrn, tmp_path):
     assert np.abs(predictor.float_fns[SCALE](image).numpy() - expected).max() < export.FLOAT_TOLERANCE
 
 
-def test_edsr_onnx_round_trip(tmp_path):
+def test_edsr_onnx_round_trip(tmp_path, random_image):
     keras.utils.set_random_seed(2)
     network = models.build_model("edsr_baseline", 3, **TINY_OPTIONS["edsr_baseline"])
     lines = export.export_network_file(network, "edsr_baseline", 3, tmp_path / "e", "onnx")
     assert "reproduces the Keras model" in lines[0]
     assert load_predictor(str(tmp_path / "e")).upscale(random_image(9, 11, 0), 3).shape == (27, 33, 3)
-
-
-def test_savedmodel_tflite_file_loads(tiny_btsrn, tmp_path):
-    """The full-image model.tflite inside a SavedModel export (uint8 in) works as --model too."""
-    _, network = tiny_btsrn
-    export.export_checked(network, "btsrn", SCALE, tmp_path / "sm", tflite=True)
-    predictor = load_predictor(str(tmp_path / "sm" / export.TFLITE_FILE))
-    image = random_image(19, 22, 4)
-    expected = network_predictor(network).upscale(image, SCALE)
-    assert np.abs(predictor.upscale(image, SCALE).astype(int) - expected).max() <= 1
-    assert np.abs(predictor.upscale(image, SCALE, tile=8).astype(int) - expected).max() <= 1
 
 
 def test_psnr_guard_refuses_and_writes_nothing(tiny_btsrn, tmp_path, monkeypatch):
@@ -207,7 +196,7 @@ def test_precision_int8_caches_its_conversion(tiny_btsrn):
 
 
 @pytest.mark.skipif(not runtimes.available("openvino"), reason="OpenVINO (extra 'fast') is not installed")
-def test_openvino_bf16_and_fp32_paths(tiny_btsrn):
+def test_openvino_bf16_and_fp32_paths(tiny_btsrn, random_image):
     path, network = tiny_btsrn
     image = random_image(21, 26, 6)
     expected = network_predictor(network).float_fns[SCALE](image).numpy()
@@ -234,11 +223,9 @@ def test_shipped_btsrn_x2_int8_within_a_tenth_of_a_db_on_set5(benchmark_dir, tmp
     assert change >= -0.1, (change, lines)
 
 
-def test_bench_runtimes_quick_table(tmp_path):
+def test_bench_runtimes_quick_table(tmp_path, load_tool):
     """tools/bench_runtimes.py on a tiny network: a row per path with its ratio, torch rows or a
     skip reason naming the extra."""
-    from conftest import load_tool
-
     tool = load_tool("bench_runtimes.py")
     settings = dict(quick=True, paths=["tf_fp32", "ort_fp32", "torch_fp32"], lr_size=16, rounds=1,
                     benchmark_dir=None, sets=[])

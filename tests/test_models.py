@@ -1,4 +1,5 @@
-"""The model zoo: exact parameter counts, geometry, block variants, serialisation, bf16, inference."""
+"""The model zoo: every registered model through the shared harness (conftest.run_model_test), exact
+parameter counts, geometry, block variants, layers, inference heads."""
 import keras
 import numpy as np
 import pytest
@@ -6,7 +7,7 @@ import tensorflow as tf
 
 from sr_tf import models
 from sr_tf.models import layers
-from conftest import TINY_BTSRN, TINY_EDSR
+from tiny import TINY_BTSRN, TINY_EDSR
 
 
 # The release's model_resnet_up and the official EDSR-PyTorch code, counted from their layer definitions.
@@ -27,8 +28,27 @@ PARAMETER_COUNTS = [
 
 @pytest.mark.parametrize("name,scale,expected", PARAMETER_COUNTS)
 def test_parameter_count_is_exact(name, scale, expected):
-    assert models.count_trainable(models.build_model(name, scale)) == expected
-    assert models.get_spec(name).parameters[scale] == expected  # what the zoo table prints, built or not
+    # What the zoo table prints; the harness builds each network at its defaults and counts them.
+    assert models.get_spec(name).parameters[scale] == expected
+
+
+# Each registered model's own test: its tiny network, what comes out of a 13x9 LR, the checks it
+# adds (`variants`: other options that must round-trip too; `tflite`: its TFLite file as well).
+# A model registered without an entry here fails until it has one.
+HARNESS = {
+    "btsrn": dict(scale=2, options=TINY_BTSRN, trainable=987, outputs=[(1, 20, 12, 3)],  # the valid centre
+                  variants=[{"block": "gated"}], tflite=True),
+    "edsr_baseline": dict(scale=3, options=TINY_EDSR, trainable=7451, outputs=[(1, 39, 27, 3)], tflite=True),
+    "edsr": dict(scale=3, options=TINY_EDSR, trainable=7451, outputs=[(1, 39, 27, 3)]),
+    "mdsr_baseline": dict(scale=(4, 2), options=TINY_EDSR, trainable=22_067, outputs=[(1, 52, 36, 3), (1, 26, 18, 3)]),
+    "mdsr": dict(scale=(3,), options=TINY_EDSR, trainable=13_883, outputs=[(1, 39, 27, 3)]),
+}
+
+
+@pytest.mark.parametrize("name", models.model_names())
+def test_every_registered_model_passes_the_harness(name, run_model_test):
+    assert name in HARNESS, f"{name} is registered but has no HARNESS entry in tests/test_models.py"
+    run_model_test(name, **HARNESS[name])
 
 
 def test_edsr_mean_shift_is_frozen_and_weightless():
@@ -105,45 +125,6 @@ def test_unknown_names_options_and_scales_are_rejected():
         models.build_model("edsr_baseline", 5)
     with pytest.raises(ValueError, match="block must be one of"):
         models.build_model("btsrn", 2, block="dense")
-
-
-def all_tiny_models():
-    yield "btsrn", models.build_model("btsrn", 3, block="gated", **TINY_BTSRN)
-    yield "edsr", models.build_model("edsr", 3, **TINY_EDSR)
-    yield "mdsr_baseline", models.build_model("mdsr_baseline", (2, 3, 4), **TINY_EDSR)
-
-
-def as_list(outputs):
-    return [np.asarray(o) for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
-
-
-def test_keras_round_trip_in_safe_mode(tmp_path):
-    x = np.random.default_rng(1).uniform(0, 1, (1, 19, 23, 3)).astype(np.float32)
-    for family, model in all_tiny_models():
-        assert not any(isinstance(l, keras.layers.Lambda) for l in model.layers)
-        path = tmp_path / f"{family}.keras"
-        model.save(path)
-        restored = keras.models.load_model(path, safe_mode=True)
-        for a, b in zip(as_list(model(x)), as_list(restored(x))):
-            np.testing.assert_array_equal(a, b)
-
-
-def test_inference_models_round_trip(tmp_path):
-    x = np.random.default_rng(2).integers(0, 256, (1, 13, 9, 3), dtype=np.uint8)
-    for name, model in all_tiny_models():
-        inference = models.build_inference_model(model, name, 3)
-        path = tmp_path / f"{name}_inference.keras"
-        inference.save(path)
-        restored = keras.models.load_model(path, safe_mode=True)
-        np.testing.assert_array_equal(inference(x), restored(x))
-
-
-def test_models_build_under_mixed_bfloat16_with_float32_outputs():
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    x = np.zeros((1, 24, 24, 3), np.float32)
-    for _, model in all_tiny_models():
-        assert model.layers[2].compute_dtype == "bfloat16"
-        assert all(o.dtype == tf.float32 for o in map(tf.convert_to_tensor, as_list(model(x))))
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
@@ -240,7 +221,7 @@ def test_quantize_rounds_half_up_and_saturates():
 
 def test_mdsr_outputs_in_scale_order_and_branches_share_layers():
     model = models.build_model("mdsr_baseline", (4, 2), **TINY_EDSR)
-    assert models.mdsr_scales(model) == (4, 2)
+    assert models.scales_of(model) == (4, 2)
     x = np.random.default_rng(10).uniform(0, 255, (1, 6, 5, 3)).astype(np.float32)
     x4, x2 = model(x)
     assert x4.shape == (1, 24, 20, 3) and x2.shape == (1, 12, 10, 3)
@@ -270,29 +251,7 @@ def test_zoo_table_prints_every_model(capsys):
     out = capsys.readouterr().out
     for name, scale, expected in PARAMETER_COUNTS:
         assert f"{expected:,}" in out
-
-
-def test_float_inference_model_is_the_uint8_one_before_rounding():
-    lr = np.random.default_rng(11).integers(0, 256, (1, 9, 14, 3), dtype=np.uint8)
-    for name, options in (("btsrn", TINY_BTSRN), ("edsr_baseline", TINY_EDSR)):
-        network = models.build_model(name, 2, **options)
-        sr_float = models.build_inference_model(network, name, 2, quantize=False)(lr).numpy()
-        assert sr_float.dtype == np.float32
-        expected = np.clip(np.floor(sr_float + 0.5), 0, 255)
-        np.testing.assert_array_equal(models.build_inference_model(network, name, 2)(lr), expected)
-
-
-@pytest.mark.parametrize("name,scale,options", [("btsrn", 3, TINY_BTSRN), ("mdsr_baseline", (4, 2), {"num_blocks": 1, "num_features": 8})])
-def test_a_network_carries_its_description_through_a_keras_file(tmp_path, name, scale, options):
-    network = models.build_model(name, scale, **options)
-    description = models.describe(network)
-    assert description == {"model": name, "scales": list(models.get_spec(name).scales(scale)),
-                           "options": {**models.model_defaults(name), **options}}
-    path = tmp_path / "network.keras"
-    network.save(path)
-    reloaded = keras.models.load_model(path, safe_mode=True)
-    assert models.describe(reloaded) == description and isinstance(reloaded, models.SRNetwork)
-    assert models.from_description(description).count_params() == network.count_params()
+    assert [row[:2] for row in PARAMETER_COUNTS] == [row[:2] for row in models.zoo_table()]  # every recorded count
 
 
 def test_describe_refuses_a_plain_keras_model():

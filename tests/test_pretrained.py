@@ -11,7 +11,7 @@ from sr_tf.inference.predictor import ModelError, load_predictor, load_training_
 from sr_tf.models import pretrained_registry as registry
 from sr_tf.training import runs
 from sr_tf.training.trainer import warm_start
-from conftest import TINY_BTSRN, load_tool, make_benchmark
+from tiny import TINY_BTSRN
 
 
 
@@ -100,12 +100,12 @@ def test_shipped_btsrn_x2_beats_bicubic_on_set5_by_2_5_db(benchmark_dir):
 
 
 @pytest.fixture
-def ship_tool():
+def ship_tool(load_tool):
     return load_tool("ship_pretrained.py")
 
 
 @pytest.mark.parametrize("max_loss, storage", [(1.0, "float16"), (-1.0, "float32")])
-def test_shipping_stores_the_scored_weights_and_their_entry(tmp_path, ship_tool, max_loss, storage):
+def test_shipping_stores_the_scored_weights_and_their_entry(tmp_path, ship_tool, make_benchmark, max_loss, storage):
     network = models.build_model("btsrn", 2, **TINY_BTSRN)
     network.save(tmp_path / "tiny.keras")
     bench = tmp_path / "bench"

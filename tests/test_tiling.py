@@ -7,7 +7,7 @@ import tensorflow as tf
 from sr_tf import models
 from sr_tf.inference import tiling
 from sr_tf.inference.predictor import bicubic_predictor, network_predictor
-from conftest import TINY_OPTIONS
+from tiny import TINY_OPTIONS
 
 TINY = TINY_OPTIONS
 

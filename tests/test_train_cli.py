@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import TINY_BTSRN_FLAGS
+from tiny import TINY_BTSRN_FLAGS
 from sr_tf.commands import train as train_cli
-from sr_tf.training import recipes, runs
+from sr_tf.models import get_spec
+from sr_tf.training import runs
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TINY = ["--model=btsrn", *TINY_BTSRN_FLAGS,
@@ -99,7 +100,7 @@ def test_every_shipped_config_parses_and_matches_its_recipe(config_file):
     for key, value in expected.items():
         assert getattr(config, key) == value, key
     # Recipes in the files agree with the library's recipes.
-    recipe = recipes.RECIPES[config.model]
+    recipe = get_spec(config.model).recipe("release")
     assert (config.learning_rate, config.lr_decay_factor, config.batch_size) == (
         recipe.learning_rate, recipe.lr_decay_factor, recipe.batch_size) or name == "quickstart"
 
@@ -184,7 +185,7 @@ def test_pretrained_configs_use_the_budget_recipe(config_file):
     config = parse([f"--flagfile={REPO / 'configs' / 'pretrained' / config_file}"])
     assert config_file == f"{config.model}_x{config.scales[0]}.cfg"
     assert config.recipe == "budget" and config.lr_schedule == "cosine" and config.max_minutes <= 150
-    assert config.recipe_values == recipes.BUDGET_RECIPES[config.model]
+    assert config.recipe_values == get_spec(config.model).recipe("budget")
     if config.scales == (2,):
         assert config.warm_start is None  # x2 from scratch, at most 150 minutes
     else:  # x3 and x4 from the shipped x2, at most 90 minutes

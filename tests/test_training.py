@@ -13,7 +13,7 @@ from sr_tf.training import runs
 from sr_tf.training.config import TrainConfig
 from sr_tf.commands.train import train
 from sr_tf.training.trainer import TrainingError, warm_start
-from conftest import TINY_BTSRN, TINY_EDSR
+from tiny import TINY_BTSRN, TINY_EDSR
 
 pytestmark = pytest.mark.slow  # every test here trains a network or starts a process
 

@@ -9,12 +9,12 @@ from sr_tf.core import devices as distribute
 from sr_tf.training import recipes
 from sr_tf.training.config import TrainConfig, config_to_flags
 from sr_tf.training.step import make_train_step
-from conftest import TINY_BTSRN, TINY_EDSR
+from tiny import TINY_BTSRN, TINY_EDSR
 
 
 
 def test_btsrn_schedule_is_0618_per_epoch_for_16_epochs():
-    recipe = recipes.RECIPES["btsrn"]
+    recipe = models.get_spec("btsrn").recipe("release")
     assert (recipe.learning_rate, recipe.lr_decay_factor, recipe.epochs, recipe.batch_size) == (1e-3, 0.618, 16, 32)
     steps_per_epoch = 7
     schedule = recipes.learning_rate_schedule(recipe.learning_rate, recipe.lr_decay_factor, steps_per_epoch)
@@ -29,7 +29,7 @@ def test_btsrn_schedule_is_0618_per_epoch_for_16_epochs():
 
 
 def test_edsr_schedule_halves_every_2e5_steps_over_3e5():
-    recipe = recipes.RECIPES["edsr"]
+    recipe = models.get_spec("edsr").recipe("release")
     assert (recipe.learning_rate, recipe.lr_decay_every, recipe.steps, recipe.batch_size, recipe.lr_patch) == (
         1e-4, 200_000, 300_000, 16, 48)
     schedule = recipes.learning_rate_schedule(recipe.learning_rate, recipe.lr_decay_factor, recipe.lr_decay_every)
@@ -37,12 +37,12 @@ def test_edsr_schedule_halves_every_2e5_steps_over_3e5():
     assert float(schedule(199_999)) == pytest.approx(1e-4)
     assert float(schedule(200_000)) == pytest.approx(5e-5)
     assert float(schedule(299_999)) == pytest.approx(5e-5)
-    assert recipes.RECIPES["mdsr"] == recipe
+    assert models.get_spec("mdsr").recipe("release") == recipe
 
 
 @pytest.mark.parametrize("name", ["btsrn", "edsr"])
 def test_adam_is_the_official_one(name):
-    recipe = recipes.RECIPES[name]
+    recipe = models.get_spec(name).recipe("release")
     schedule = recipes.learning_rate_schedule(recipe.learning_rate, recipe.lr_decay_factor, 10)
     optimizer = recipes.make_optimizer(recipe, schedule)
     assert isinstance(optimizer, keras.optimizers.Adam)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import TINY_BTSRN
+from tiny import TINY_BTSRN
 from sr_tf import models
 from sr_tf.commands import upscale
 from sr_tf.data.images import read_image

@@ -313,7 +313,7 @@ def train_step_for(name, scale, batch_size, options):
     from sr_tf.training import recipes
     from sr_tf.training.step import make_train_step
 
-    recipe = recipes.RECIPES[name]
+    recipe = models.get_spec(name).recipe("release")
     strategy = tf.distribute.get_strategy()
     network = models.build_model(name, scale, **options)
     optimizer = recipes.make_optimizer(recipe, recipe.learning_rate)

@@ -151,14 +151,6 @@ def training_dataset(pairs, batch_size, *, mode="random", lr_patch=None, hr_patc
     return batches.with_options(options)
 
 
-def validation_dataset(pairs, cache=False):
-    """Full images, no cropping or augmentation, in order, batch 1: (lr [1,h,w,3], hr [1,hs,ws,3])."""
-    images = pairs.dataset()
-    if cache:
-        images = images.cache()
-    return images.batch(1).prefetch(tf.data.AUTOTUNE)
-
-
 def grid_patches(lr, hr, geometry):
     """All patches of the fixed grid, exactly aligned: [n, p/s, p/s, 3] and [n, p, p, 3]."""
     s = geometry.scale

@@ -76,8 +76,3 @@ class SelfEnsemble:
         for output in outputs[1:]:
             total += np.asarray(output, np.float32)
         return total / np.float32(NUM_TRANSFORMS)
-
-
-def self_ensemble(float_fn, lr, strategy=None):
-    """One-off `SelfEnsemble(float_fn, strategy)(lr)`."""
-    return SelfEnsemble(float_fn, strategy)(lr)

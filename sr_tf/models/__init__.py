@@ -76,11 +76,6 @@ def scales_of(network):
     return tuple(describe(network)["scales"])
 
 
-def mdsr_scales(model):
-    """The scales of an MDSR model, in the order of its outputs."""
-    return scales_of(model)
-
-
 def mdsr_branch(model, scale):
     """The single-scale sub-model of an MDSR model: it shares (not copies) the parent's layers."""
     return _mdsr_branch(model, scales_of(model), scale)
@@ -149,7 +144,6 @@ __all__ = [
     "from_description",
     "get_spec",
     "mdsr_branch",
-    "mdsr_scales",
     "model_defaults",
     "register",
     "scales_of",

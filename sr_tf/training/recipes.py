@@ -15,12 +15,9 @@ its time runs out; random patches. The values were chosen by measured runs (docs
 import math
 
 from sr_tf.core.lazy import keras, tf
-from sr_tf.models import MODEL_NAMES, get_spec
+from sr_tf.models import get_spec
 
 LR_SCHEDULES = ("step", "cosine")
-# The paper's recipe of every model (btsrn, edsr_baseline, edsr, mdsr_baseline, mdsr).
-RECIPES = {name: get_spec(name).recipe("release") for name in MODEL_NAMES}
-BUDGET_RECIPES = {name: get_spec(name).recipe("budget") for name in MODEL_NAMES}
 
 
 def recipe_for(model, name="release"):
@@ -60,7 +57,7 @@ def make_optimizer(recipe, learning_rate, mixed_precision="none"):
 def per_example_loss(loss, prediction, target):
     """Mean over each example's pixels and channels: (batch,) losses for tf.nn.compute_average_loss."""
     error = tf.cast(prediction, tf.float32) - tf.cast(target, tf.float32)
-    if loss in ("mse", "mse_residual"):
+    if loss == "mse_residual":
         return tf.reduce_mean(tf.square(error), axis=[1, 2, 3])
     if loss == "l1":
         return tf.reduce_mean(tf.abs(error), axis=[1, 2, 3])

@@ -22,7 +22,7 @@ from absl import logging
 
 from sr_tf.core.files import write_text_atomically
 from sr_tf.core.lazy import tf
-from sr_tf.models import from_description, get_spec, load_keras_network, pretrained
+from sr_tf.models import from_description, load_keras_network, pretrained
 from sr_tf.models.pretrained_registry import is_pretrained_spec
 
 MODEL_FILE = "model.json"
@@ -47,12 +47,6 @@ def write_description(run_dir, description):
     cannot change what the run trains."""
     text = json.dumps(description, indent=2, sort_keys=True) + "\n"
     write_text_atomically(pathlib.Path(run_dir) / MODEL_FILE, text)
-
-
-def write_model_spec(run_dir, name, scale, options):
-    """model.json for model `name` at `scale` (an int, or a tuple for MDSR) with `options`."""
-    spec = get_spec(name)
-    write_description(run_dir, {"model": name, "scales": list(spec.scales(scale)), "options": spec.options(options)})
 
 
 def read_description(run_dir):
