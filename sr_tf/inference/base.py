@@ -4,6 +4,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from sr_tf import models
 from sr_tf.inference import tiling
 from sr_tf.inference.ensemble import SelfEnsemble
 
@@ -61,3 +62,14 @@ class Predictor:
         if not tile or tile <= 0:
             tile = tiling.auto_tile(lr.shape[0], lr.shape[1], scale, overlap, max_megapixels)
         return tiling.tiled_upscale(self.float_fn(scale, self_ensemble, strategy), lr, scale, tile, overlap, progress)
+
+
+def per_scale_predictor(network, source, one_scale, scales=None, name=None):
+    """One Predictor of a Keras network over `scales` (default: all of the network's), joined from
+    `one_scale(scale)`, the single-scale Predictor of one path (TensorFlow, OpenVINO, an int8 file)."""
+    parts = [one_scale(s) for s in (scales or models.scales_of(network))]
+    return Predictor(name or models.describe(network)["model"], source,
+                     {s: fn for part in parts for s, fn in part.float_fns.items()},
+                     {s: radius for part in parts for s, radius in part.radii.items()},
+                     keep_alive=(network, [part.keep_alive for part in parts]), runtime=parts[-1].runtime,
+                     max_megapixels=parts[-1].max_megapixels)

@@ -22,6 +22,7 @@ from sr_tf import models
 from sr_tf.data.imresize import imresize
 from sr_tf.inference import saved_models, tiling
 from sr_tf.inference.base import IMAGE, DEFAULT_MAX_MEGAPIXELS, ModelError, Predictor  # noqa: F401  (re-exported)
+from sr_tf.inference.base import per_scale_predictor
 from sr_tf.models.pretrained_registry import is_pretrained_spec
 from sr_tf.training import runs
 
@@ -60,15 +61,13 @@ def float_function(float_model):
 
 def network_predictor(network, name=None, scale=None, source="the network"):
     """A predictor from a Keras training network: `scale` (default every scale of the network)."""
-    scales = models.scales_of(network) if scale is None else models.spec_of(network).scales(scale)
-    name = name or models.describe(network)["model"]
-    fns, radii, keep = {}, {}, []
-    for s in scales:
+    def one_scale(s):
         float_model = models.build_inference_model(network, name, s, quantize=False)
-        fns[s] = float_function(float_model)
-        radii[s] = tiling.receptive_radius(float_model)
-        keep.append(float_model)
-    return Predictor(name, source, fns, radii, keep_alive=(network, keep))
+        radius = tiling.receptive_radius(float_model)
+        return Predictor(name, source, {s: float_function(float_model)}, {s: radius}, keep_alive=float_model)
+
+    scales = None if scale is None else models.spec_of(network).scales(scale)
+    return per_scale_predictor(network, source, one_scale, scales, name)
 
 
 def load_training_network(source):
