@@ -30,17 +30,19 @@ def figure_command(values=FLAGS):
     from sr_tf.core.files import check_writable
     from sr_tf.data.images import read_image
     from sr_tf.inference.figures import make_figure, parse_crop
+    from sr_tf.inference.options import InferenceOptions
     from sr_tf.inference.predictor import load_predictor
     from sr_tf.inference.upscaling import pick_scale
 
     crops = [parse_crop(c) for c in values.crop]
     check_writable(values.output)
-    predictor = load_predictor(values.model, precision=values.precision)
+    predictor = load_predictor(values.model, InferenceOptions(precision=values.precision))
     scale = pick_scale(predictor, values.scale)
     others = [load_predictor(spec) for spec in values.compare]
     hr = read_image(values.hr)
     lr = read_image(values.lr) if values.lr else None
-    path = make_figure(predictor, hr, scale, crops, values.output, lr, values.self_ensemble, values.label, others)
+    options = InferenceOptions(self_ensemble=values.self_ensemble)
+    path = make_figure(predictor, hr, scale, crops, values.output, lr, options, values.label, others)
     print(f"figure: {path}")
 
 

@@ -16,12 +16,12 @@ def hr_is_grayscale(pairs, i):
     return bool(hr_files) and is_grayscale_file(hr_files[i])
 
 
-def evaluate(predictor, pairs, scale, protocol, self_ensemble=False, strategy=None, tile=0,
-             max_megapixels=None, max_images=0):
+def evaluate(predictor, pairs, scale, protocol, options=None, max_images=0):
     """{"psnr": mean dB, "ssim": mean, "images": n} of `predictor` at `scale` on a PairSet.
 
-    Each image is upscaled to uint8 (with self-ensemble / tiling as asked) and compared with its
-    HR image under `protocol`; the means are over images, as in the papers.
+    Each image is upscaled to uint8 as `options` say (sr_tf.inference.options.InferenceOptions:
+    self-ensemble, tiling, ...; None: the predictor's defaults) and compared with its HR image
+    under `protocol`; the means are over images, as in the papers.
     """
     count = len(pairs) if not max_images else min(max_images, len(pairs))
     if count == 0:
@@ -29,8 +29,7 @@ def evaluate(predictor, pairs, scale, protocol, self_ensemble=False, strategy=No
     psnrs, ssims = [], []
     for i in range(count):
         lr, hr = pairs.load(i)
-        sr = predictor.upscale(lr, scale, self_ensemble=self_ensemble, strategy=strategy, tile=tile,
-                               max_megapixels=max_megapixels)
+        sr = predictor.upscale(lr, scale, options)
         gray = hr_is_grayscale(pairs, i)
         psnrs.append(metrics.psnr(sr, hr, protocol, gray))
         ssims.append(metrics.ssim(sr, hr, protocol, gray))
@@ -54,18 +53,18 @@ def open_sets(folder, set_names, scale):
     return {name: readers.benchmark(folder, name, scale) for name in set_names}
 
 
-def evaluate_all(predictor, folder, set_names, scales, self_ensemble=False, strategy=None, channel=None,
-                 shave=None, round_y=False, tile=0, max_megapixels=None, max_images=0):
+def evaluate_all(predictor, folder, set_names, scales, options=None, overrides=None, max_images=0):
     """(results, protocols): {set: {"x<s>": scores}} and {(set, scale): Protocol} for every set and
-    scale; the protocol is chosen by dataset (DIV2K or benchmark), `channel` / `shave` override it."""
+    scale, the images upscaled as `options` say (see evaluate); the protocol is chosen by dataset
+    (DIV2K or benchmark), `overrides` (metrics.ProtocolOverrides) change it."""
+    overrides = overrides or metrics.ProtocolOverrides()
     results, protocols = {}, {}
     for scale in scales:
         predictor.check_scale(scale)
         for set_name, pairs in open_sets(folder, set_names, scale).items():
-            protocol = metrics.protocol_for(pairs, scale, channel, shave, round_y)
+            protocol = overrides.protocol_for(pairs, scale)
             protocols[(set_name, scale)] = protocol
-            score = evaluate(predictor, pairs, scale, protocol, self_ensemble, strategy, tile, max_megapixels,
-                             max_images)
+            score = evaluate(predictor, pairs, scale, protocol, options, max_images)
             results.setdefault(set_name, {})[f"x{scale}"] = score
             logging.info("%s x%d: PSNR %.3f dB, SSIM %.4f over %d images", set_name, scale, score["psnr"],
                          score["ssim"], score["images"])

@@ -26,8 +26,8 @@ from sr_tf import models
 from sr_tf.evaluation import metrics
 from sr_tf.inference import runtimes, tiling
 from sr_tf.inference.base import IMAGE, Predictor, per_scale_predictor
+from sr_tf.inference.options import PRECISIONS
 
-PRECISIONS = ("auto", "fp32", "bf16", "int8")
 FORMAT = "sr_tf.network/1"  # the sr_tf metadata of a .tflite / .onnx network file
 CALIBRATION_DATA = "samples"
 CALIBRATION_CROPS = 16  # LR crops of CALIBRATION_SIZE pixels at x2 (percentile calibration holds them all in memory)

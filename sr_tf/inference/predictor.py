@@ -5,7 +5,7 @@ A spec is `bicubic` (MATLAB-exact bicubic upscaling, the papers' baseline), `pre
 sr_tf exported (or a folder of them named x2, x3, ... as an MDSR run writes), a training run
 directory (its latest checkpoint), a `.keras` file of a training network, or a network file that
 sr_tf.export wrote (`.tflite`, int8 or float; `.onnx`), alone or in its export folder.
-`precision` (accelerated.PRECISIONS) picks how a Keras network runs; files run as they are.
+The options' `precision` (options.PRECISIONS) picks how a Keras network runs; files run as they are.
 
 A `Predictor` gives, per scale, a float function uint8 [h, w, 3] -> float32 [s*h, s*w, 3] in
 0..255 units before rounding, and `upscale()`, which adds self-ensemble, tiling and the final
@@ -23,6 +23,7 @@ from sr_tf.data.imresize import imresize
 from sr_tf.inference import saved_models, tiling
 from sr_tf.inference.base import IMAGE, DEFAULT_MAX_MEGAPIXELS, ModelError, Predictor  # noqa: F401  (re-exported)
 from sr_tf.inference.base import per_scale_predictor
+from sr_tf.inference.options import DEFAULTS
 from sr_tf.models.pretrained_registry import is_pretrained_spec
 from sr_tf.training import runs
 
@@ -150,17 +151,16 @@ def _network_predictor(network, spec, precision):
         raise ModelError(f"--model={spec} --precision={precision}: {error}") from error
 
 
-def load_predictor(spec, strategy=None, precision="fp32"):
-    """The Predictor for a --model spec. Keras networks (run directories, .keras files) are built
-    under `strategy.scope()` when one is given, so each replica holds a copy of the weights, and
-    run at `precision` (fp32: TensorFlow, exact; see accelerated.py for the others). SavedModels
-    are loaded outside the strategy: loaded under one, their functions could only be called
-    inside `strategy.run`. Exported files run at the precision they were written in."""
+def load_predictor(spec, options=None):
+    """The Predictor for a --model spec, loaded as `options` (InferenceOptions; None: the
+    defaults) say. Keras networks (run directories, .keras files) are built under
+    `options.strategy.scope()` when there is a strategy, so each replica holds a copy of the
+    weights, and run at `options.precision` (fp32: TensorFlow, exact; see accelerated.py for the
+    others). SavedModels are loaded outside the strategy: loaded under one, their functions could
+    only be called inside `strategy.run`. Exported files run at the precision they were written in."""
     spec = os.fspath(spec)
-    from sr_tf.inference.accelerated import PRECISIONS
-
-    if precision not in PRECISIONS:
-        raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    options = options or DEFAULTS
+    strategy, precision = options.strategy, options.precision
     if spec == BICUBIC:
         return bicubic_predictor()
     network_spec = is_pretrained_spec(spec) or spec.endswith(".keras") or os.path.isfile(
