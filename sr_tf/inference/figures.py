@@ -87,8 +87,8 @@ def save_figure(figure, path):
 def make_figure(predictor, hr, scale, crops, output, lr=None, options=None, sr_label=None, compare=()):
     """Fig. 5-style PNG at `output` for an HR image: LR made with MATLAB-exact bicubic from the
     modcropped HR (or `lr` as given), upscaled by bicubic, by `predictor` (shown as `sr_label`,
-    default its name) and by each predictor of `compare` (shown by name), these two as `options`
-    (InferenceOptions) say."""
+    default its name) and by each predictor of `compare` (shown by name); the predictors run as
+    `options` (InferenceOptions) say."""
     from sr_tf.data.pairs import make_lr
     from sr_tf.data.imresize import imresize
 
