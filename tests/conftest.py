@@ -198,6 +198,7 @@ def _check_inference_models(network, lr, folder):
 
 def _check_saved_models(network, image, expected, root, tflite):
     from sr_tf import export, models
+    from sr_tf.inference.options import InferenceOptions
     from sr_tf.inference.predictor import load_predictor
 
     description = models.describe(network)
@@ -217,7 +218,7 @@ def _check_saved_models(network, image, expected, root, tflite):
             assert lite.shape == expected[s].shape and np.abs(lite.astype(int) - expected[s]).max() <= 1
             alone = load_predictor(str(tflite_file))  # the file alone works as --model, tiled too
             for tile in (0, 8):
-                assert np.abs(alone.upscale(image, s, tile=tile).astype(int) - expected[s]).max() <= 1
+                assert np.abs(alone.upscale(image, s, InferenceOptions(tile=tile)).astype(int) - expected[s]).max() <= 1
     assert sorted(os.listdir(root)) == sorted(f"x{s}" for s in scales)  # no temporary folder left
 
     # Reloaded: one SavedModel folder, or the folder of x<s> ones that training writes for MDSR.

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from sr_tf import models
 from sr_tf.inference import ensemble
+from sr_tf.inference.options import InferenceOptions
 from sr_tf.inference.predictor import network_predictor
 from sr_tf.core import devices as distribute
 from tiny import TINY_OPTIONS
@@ -81,8 +82,9 @@ def test_replicas_give_the_single_device_result(name, scale, strategy):
 def test_tiled_ensemble_over_replicas_equals_the_whole_image_ensemble(strategy):
     predictor = tiny_predictor("edsr_baseline", 2)
     lr = random_image(17, 22)
-    whole = predictor.upscale(lr, 2, self_ensemble=True)
-    assert np.array_equal(predictor.upscale(lr, 2, self_ensemble=True, strategy=strategy, tile=7), whole)
+    whole = predictor.upscale(lr, 2, InferenceOptions(self_ensemble=True))
+    spread = InferenceOptions(self_ensemble=True, strategy=strategy, tile=7)
+    assert np.array_equal(predictor.upscale(lr, 2, spread), whole)
 
 
 def test_run_loaded_under_the_strategy_gives_the_same_result(tmp_path, strategy, make_run):
@@ -91,7 +93,8 @@ def test_run_loaded_under_the_strategy_gives_the_same_result(tmp_path, strategy,
 
     make_run(tmp_path, "btsrn", 2, TINY["btsrn"], seed=7)
     lr = random_image(11, 8)
-    mirrored = load_predictor(str(tmp_path), strategy)
+    options = InferenceOptions(strategy=strategy, self_ensemble=True)
+    mirrored = load_predictor(str(tmp_path), options)
     plain = load_predictor(str(tmp_path))
-    assert np.array_equal(mirrored.upscale(lr, 2, self_ensemble=True, strategy=strategy),
-                          plain.upscale(lr, 2, self_ensemble=True))
+    assert np.array_equal(mirrored.upscale(lr, 2, options),
+                          plain.upscale(lr, 2, InferenceOptions(self_ensemble=True)))

@@ -63,6 +63,27 @@ def test_run_directory_is_evaluated_at_its_latest_checkpoint(tmp_path, make_run,
         scoring.evaluate_all(predictor, root, ["Tiny"], [3])
 
 
+def test_validation_during_training_scores_as_evaluate_does(tmp_path, make_benchmark):
+    """The training validator's PSNR is evaluate's on the same images, which is that of the uint8
+    inference model (what export writes), bit for bit; its panel shows that output."""
+    from sr_tf.inference.predictor import network_predictor
+    from sr_tf.training import validation
+
+    keras.utils.set_random_seed(5)
+    network = models.build_model("btsrn", 2, **TINY_BTSRN)
+    pairs = scoring.open_sets(make_benchmark(tmp_path, sizes=((40, 44), (26, 30))), ["Tiny"], 2)["Tiny"]
+    validator = validation.Validator(network, "btsrn", {2: pairs})
+    psnr, panels = validator.network_psnr()
+    protocol = metrics.protocol_for(pairs, 2)
+    assert psnr[2] == scoring.evaluate(network_predictor(network), pairs, 2, protocol)["psnr"]
+    assert validator.bicubic_psnr()[2] == scoring.evaluate(bicubic_predictor(), pairs, 2, protocol)["psnr"]
+    inference = models.build_inference_model(network, "btsrn", 2)
+    outputs = [inference(lr[None])[0].numpy() for lr, _ in map(pairs.load, range(2))]
+    assert psnr[2] == np.mean([metrics.psnr(sr, pairs.load(i)[1], protocol) for i, sr in enumerate(outputs)])
+    lr, hr = pairs.load(0)
+    assert np.array_equal(panels[2][0], validation.panel(imresize(lr, 2), outputs[0], hr))
+
+
 def test_keras_file_identifies_its_model(tmp_path, random_image):
     keras.utils.set_random_seed(5)
     network = models.build_model("btsrn", 4, **TINY_BTSRN)

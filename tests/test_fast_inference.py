@@ -13,6 +13,7 @@ import pytest
 from sr_tf import export, models
 from sr_tf.commands import export as export_main
 from sr_tf.inference import accelerated, runtimes
+from sr_tf.inference.options import InferenceOptions
 from sr_tf.inference.predictor import ModelError, load_predictor, network_predictor
 from tiny import TINY_OPTIONS
 
@@ -68,10 +69,11 @@ def test_int8_export_writes_a_folder_that_model_accepts(int8_export, tiny_btsrn,
     expected = reference.upscale(image, SCALE)
     assert whole.shape == expected.shape == (82, 106, 3) and whole.dtype == np.uint8
     assert psnr_between(whole, expected) > 35  # int8 of a tiny random network: near, not equal
-    tiled = predictor.upscale(image, SCALE, tile=16)  # tiles of other shapes resize the interpreter
+    # tiles of other shapes resize the interpreter
+    tiled = predictor.upscale(image, SCALE, InferenceOptions(tile=16))
     assert np.abs(tiled.astype(int) - whole).max() <= 1
-    ensemble = predictor.upscale(image, SCALE, self_ensemble=True)
-    assert psnr_between(ensemble, reference.upscale(image, SCALE, self_ensemble=True)) > 35
+    ensemble = predictor.upscale(image, SCALE, InferenceOptions(self_ensemble=True))
+    assert psnr_between(ensemble, reference.upscale(image, SCALE, InferenceOptions(self_ensemble=True))) > 35
 
 
 def test_int8_folder_in_evaluate_and_upscale(int8_export, tmp_path, make_benchmark, random_image):
@@ -153,12 +155,12 @@ def test_missing_extra_names_it(monkeypatch, tiny_btsrn, tmp_path):
         runtimes.require("ai_edge_litert.interpreter", "running a .tflite file")
     monkeypatch.setitem(sys.modules, "openvino", None)
     with pytest.raises(ModelError, match=r"--precision=bf16: .*openvino.*pip install 'sr_tf\[fast\]'"):
-        load_predictor(tiny_btsrn[0], precision="bf16")
+        load_predictor(tiny_btsrn[0], InferenceOptions(precision="bf16"))
     assert accelerated.resolve_precision("auto") == "fp32"  # no OpenVINO: auto is the exact path
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     monkeypatch.setitem(sys.modules, "onnxruntime.quantization", None)
     with pytest.raises(ModelError, match=r"--precision=int8: .*onnxruntime.*pip install 'sr_tf\[onnx\]'"):
-        load_predictor(tiny_btsrn[0], precision="int8")  # quantized by ONNX Runtime's quantizer
+        load_predictor(tiny_btsrn[0], InferenceOptions(precision="int8"))  # quantized by ONNX Runtime's quantizer
     monkeypatch.setitem(sys.modules, "tf2onnx", None)
     with pytest.raises(runtimes.MissingRuntime, match=r"--format=onnx needs tf2onnx.*sr_tf\[onnx\]"):
         export.export_network_file(network, "btsrn", SCALE, tmp_path / "o", "onnx")
@@ -180,18 +182,20 @@ def test_bad_precision_and_quantize_are_usage_errors(tiny_btsrn, tmp_path, capsy
 
 def test_precision_applies_to_networks_only(tmp_path):
     with pytest.raises(ModelError, match="--precision=int8 applies to networks"):
-        load_predictor(str(tmp_path), precision="int8")
-    assert load_predictor("bicubic", precision="auto").runtime == "tensorflow fp32"
+        load_predictor(str(tmp_path), InferenceOptions(precision="int8"))
+    assert load_predictor("bicubic", InferenceOptions(precision="auto")).runtime == "tensorflow fp32"
+    with pytest.raises(ValueError, match="--precision must be one of auto, fp32, bf16, int8, got 'int4'"):
+        InferenceOptions(precision="int4")
 
 
 def test_precision_int8_caches_its_conversion(tiny_btsrn):
     path, _ = tiny_btsrn
-    first = load_predictor(path, precision="int8")
+    first = load_predictor(path, InferenceOptions(precision="int8"))
     assert first.runtime == int8_runtime("onnx")
     cache = os.path.join(os.environ["SR_TF_CACHE"], "int8")
     files = os.listdir(cache)
     assert len(files) == 1 and files[0].startswith("btsrn_x2_") and files[0].endswith(".onnx")
-    load_predictor(path, precision="int8")
+    load_predictor(path, InferenceOptions(precision="int8"))
     assert os.listdir(cache) == files  # made once
 
 
@@ -200,14 +204,14 @@ def test_openvino_bf16_and_fp32_paths(tiny_btsrn, random_image):
     path, network = tiny_btsrn
     image = random_image(21, 26, 6)
     expected = network_predictor(network).float_fns[SCALE](image).numpy()
-    exact = load_predictor(path, precision="fp32")
+    exact = load_predictor(path, InferenceOptions(precision="fp32"))
     assert exact.runtime == "tensorflow fp32"
     from sr_tf.inference.accelerated import openvino_predictor
 
     ov32 = openvino_predictor(network, path, "fp32")
     assert ov32.runtime == "openvino fp32"
     assert np.abs(ov32.float_fns[SCALE](image).numpy() - expected).max() < 0.01
-    fast = load_predictor(path, precision="bf16")
+    fast = load_predictor(path, InferenceOptions(precision="bf16"))
     assert fast.runtime.startswith("openvino")
     assert np.abs(fast.upscale(image, SCALE).astype(int) - network_predictor(network).upscale(image, SCALE)).max() <= 8
 

@@ -3,7 +3,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sr_tf.inference import figures
+from sr_tf.commands import figure
+from sr_tf.data.images import write_png
+from sr_tf.inference import figures, predictor
+from sr_tf.inference.base import Predictor
 from sr_tf.inference.predictor import bicubic_predictor
 
 
@@ -28,6 +31,32 @@ def test_each_compared_model_adds_its_two_panels(tmp_path):
         with Image.open(path) as image:
             sizes.append(image.size)
     assert sizes[1][1] == sizes[0][1] and sizes[1][0] == pytest.approx(sizes[0][0] * 9 / 5, abs=2)  # 5 -> 9 panels
+
+
+def test_the_command_runs_every_model_as_its_inference_flags_say(tmp_path, monkeypatch):
+    """--self_ensemble, --cpu_replicas, --tile and --max_megapixels reach --model and every --compare
+    model; --precision only --model (the compared ones run exact)."""
+    write_png(tmp_path / "hr.png", np.random.default_rng(2).integers(0, 256, (40, 44, 3), dtype=np.uint8))
+    loaded, seen, load, upscale = [], [], predictor.load_predictor, Predictor.upscale
+
+    def recording_load(spec, options=None):
+        loaded.append(options)
+        return load(spec, options)
+
+    def recording_upscale(self, lr, scale, options=None, progress=False):
+        seen.append(options)
+        return upscale(self, lr, scale, options, progress)
+
+    monkeypatch.setattr(predictor, "load_predictor", recording_load)
+    monkeypatch.setattr(Predictor, "upscale", recording_upscale)
+    status = figure.main(["sr_tf.figure", "--model=bicubic", "--compare=bicubic", f"--hr={tmp_path / 'hr.png'}",
+                          "--scale=2", "--crop=0,0,16", f"--output={tmp_path / 'fig.png'}", "--self_ensemble",
+                          "--cpu_replicas=2", "--tile=8", "--max_megapixels=0.5", "--precision=bf16"])
+    assert status == 0 and (tmp_path / "fig.png").is_file()
+    assert [options.precision for options in loaded] == ["bf16", "fp32"] and len(seen) == 2
+    for options in loaded + seen:
+        assert options.self_ensemble and options.strategy.num_replicas_in_sync == 2
+        assert (options.tile, options.max_megapixels) == (8, 0.5)
 
 
 def test_error_map_sums_rgb():

@@ -1,5 +1,5 @@
 """The package's imports go one way, down the pipeline, with no circle (imports inside functions
-count too): core -> models -> data -> evaluation -> training -> inference -> export -> convert -> commands.
+count too): core -> models -> data -> evaluation -> inference -> training -> export -> convert -> commands.
 
 Run alone with `python -m pytest tests/test_import_layers.py -q`; it reads the source and imports
 only `sr_tf` itself (no TensorFlow).
@@ -10,7 +10,7 @@ import pathlib
 import sr_tf
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "sr_tf"
-LAYERS = ["core", "models", "data", "evaluation", "training", "inference", "export", "convert", "commands"]
+LAYERS = ["core", "models", "data", "evaluation", "inference", "training", "export", "convert", "commands"]
 # The shims `python -m sr_tf.<command>` runs: entry points of the command layer, imported by nothing.
 ENTRY_SHIMS = {f"sr_tf.{name}" for name in ("train", "evaluate", "upscale", "figure")}
 

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from sr_tf import models
 from sr_tf.inference import tiling
+from sr_tf.inference.options import InferenceOptions
 from sr_tf.inference.predictor import bicubic_predictor, network_predictor
 from tiny import TINY_OPTIONS
 
@@ -30,13 +31,14 @@ def test_tiles_give_the_whole_image_result(name, scale):
     whole = predictor.upscale(lr, scale)
     assert whole.shape == (23 * scale, 31 * scale, 3) and whole.dtype == np.uint8
     for tile in (5, 12):  # many tiles of uneven sizes, odd borders
-        assert np.array_equal(predictor.upscale(lr, scale, tile=tile), whole), f"tile {tile}"
+        tiled = predictor.upscale(lr, scale, InferenceOptions(tile=tile))
+        assert np.array_equal(tiled, whole), f"tile {tile}"
 
 
 def test_bicubic_tiles_give_the_whole_image_result():
     predictor = bicubic_predictor()
     lr = random_image(19, 26)
-    assert np.array_equal(predictor.upscale(lr, 3, tile=6), predictor.upscale(lr, 3))
+    assert np.array_equal(predictor.upscale(lr, 3, InferenceOptions(tile=6)), predictor.upscale(lr, 3))
 
 
 def test_too_small_an_overlap_changes_the_result():

@@ -13,6 +13,7 @@ from sr_tf.commands import upscale
 from sr_tf.data.images import read_image
 from sr_tf.data.imresize import imresize
 from sr_tf.evaluation.metrics import gray_values
+from sr_tf.inference.options import InferenceOptions
 from sr_tf.inference.predictor import bicubic_predictor, network_predictor
 from sr_tf.inference.upscaling import gray_image, pick_scale, plan_jobs, upscale_files
 
@@ -122,10 +123,10 @@ def test_grayscale_files_come_back_grayscale_as_the_luma_of_the_rgb_sr(tmp_path)
 def test_one_large_image_shows_a_progress_bar_over_its_tiles(tmp_path, capsys):
     Image.fromarray(np.random.default_rng(5).integers(0, 256, (24, 36, 3), dtype=np.uint8)).save(tmp_path / "a.png")
     jobs = plan_jobs(tmp_path / "a.png", tmp_path / "a_x2.png")
-    assert upscale_files(bicubic_predictor(), jobs, 2, tile=12) == []
+    assert upscale_files(bicubic_predictor(), jobs, 2, InferenceOptions(tile=12)) == []
     err = capsys.readouterr().err
     assert "tiles: 100%" in err and "6/6" in err and "<00:00" in err  # tiles done / all, and the time left
-    assert upscale_files(bicubic_predictor(), jobs, 2, tile=12, progress=False) == []
+    assert upscale_files(bicubic_predictor(), jobs, 2, InferenceOptions(tile=12), progress=False) == []
     assert "tiles" not in capsys.readouterr().err
 
 

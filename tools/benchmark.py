@@ -378,7 +378,8 @@ def tiled_upscale_once(width, height, options, max_megapixels):
 
     from sr_tf import models
     from sr_tf.inference import tiling
-    from sr_tf.inference.predictor import DEFAULT_MAX_MEGAPIXELS, network_predictor
+    from sr_tf.inference.options import DEFAULT_MAX_MEGAPIXELS, InferenceOptions
+    from sr_tf.inference.predictor import network_predictor
 
     scale = 4
     keras.utils.set_random_seed(0)
@@ -387,10 +388,11 @@ def tiled_upscale_once(width, height, options, max_megapixels):
     overlap = predictor.radii[scale]
     tile = tiling.auto_tile(height, width, scale, overlap, budget)
     lr = random_image((height, width, 3))
-    predictor.upscale(lr[: min(height, 64), : min(width, 64)], scale, max_megapixels=budget)  # trace once
+    options = InferenceOptions(max_megapixels=budget)
+    predictor.upscale(lr[: min(height, 64), : min(width, 64)], scale, options)  # trace once
     before_kib = read_status_kib("VmHWM")
     start = time.perf_counter()
-    sr = predictor.upscale(lr, scale, max_megapixels=budget)
+    sr = predictor.upscale(lr, scale, options)
     seconds = time.perf_counter() - start
     # VmHWM, not ru_maxrss: a child's ru_maxrss starts at its parent's resident size at fork time.
     peak_kib = read_status_kib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -29,12 +29,13 @@ def measure(model, scale, size, tile):
     import numpy as np
 
     from sr_tf import models
+    from sr_tf.inference.options import InferenceOptions
     from sr_tf.inference.predictor import network_predictor
 
     keras.utils.set_random_seed(0)
     predictor = network_predictor(models.build_model(model, scale), model, scale, model)
     lr = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
-    out = predictor.upscale(lr, scale, tile=tile, max_megapixels=0)
+    out = predictor.upscale(lr, scale, InferenceOptions(tile=tile, max_megapixels=0))
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"peak_mib": round(peak_mib), "checksum": int(out.astype(np.int64).sum()), "radius": predictor.radii[scale]}
 

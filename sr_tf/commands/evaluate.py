@@ -35,9 +35,8 @@ BICUBIC_SCALES = (2, 3, 4)
 
 
 def evaluate_command(values=FLAGS):
-    from sr_tf.core.devices import replica_strategy
     from sr_tf.core.files import check_writable
-    from sr_tf.evaluation import scoring
+    from sr_tf.evaluation import metrics, scoring
     from sr_tf.inference import predictor as predictors
 
     try:
@@ -46,16 +45,16 @@ def evaluate_command(values=FLAGS):
         raise cli.UsageError(f"--scales takes integers such as 2,3,4, got {','.join(values.scales)}") from None
     if values.results_json:
         check_writable(values.results_json)  # before the work, not after it
-    strategy = replica_strategy(values.cpu_replicas) if values.self_ensemble else None
-    predictor = predictors.load_predictor(values.model, strategy, values.precision)
+    options = inference_flags.options_from_flags(values)
+    predictor = predictors.load_predictor(values.model, options)
     if scales is None:
         scales = list(BICUBIC_SCALES) if predictor.name == predictors.BICUBIC else list(predictor.scales)
-    results, protocols = scoring.evaluate_all(
-        predictor, values.benchmark_dir, values.sets, scales, values.self_ensemble, strategy, values.channel,
-        values.shave, values.round_y, values.tile, values.max_megapixels, values.max_images,
-    )
+    overrides = metrics.ProtocolOverrides(values.channel, values.shave, values.round_y)
+    results, protocols = scoring.evaluate_all(predictor, values.benchmark_dir, values.sets, scales, options,
+                                              overrides, values.max_images)
     ensemble = ""
-    if values.self_ensemble:
+    if options.self_ensemble:
+        strategy = options.strategy
         ensemble = ", self-ensemble" + (f" over {strategy.num_replicas_in_sync} replicas" if strategy else "")
     print(f"model: {values.model}{ensemble} ({predictor.runtime})")
     print(scoring.format_table(results, protocols))

@@ -27,20 +27,26 @@ flags.DEFINE_multi_string("compare", [], "Another model to show beside --model, 
 
 
 def figure_command(values=FLAGS):
+    import dataclasses
+
     from sr_tf.core.files import check_writable
     from sr_tf.data.images import read_image
     from sr_tf.inference.figures import make_figure, parse_crop
+    from sr_tf.inference.options import DEFAULTS
     from sr_tf.inference.predictor import load_predictor
     from sr_tf.inference.upscaling import pick_scale
 
     crops = [parse_crop(c) for c in values.crop]
     check_writable(values.output)
-    predictor = load_predictor(values.model, precision=values.precision)
+    options = inference_flags.options_from_flags(values)
+    predictor = load_predictor(values.model, options)
     scale = pick_scale(predictor, values.scale)
-    others = [load_predictor(spec) for spec in values.compare]
+    # --precision is --model's: the --compare models run at the default (exact) precision.
+    compared = dataclasses.replace(options, precision=DEFAULTS.precision)
+    others = [load_predictor(spec, compared) for spec in values.compare]
     hr = read_image(values.hr)
     lr = read_image(values.lr) if values.lr else None
-    path = make_figure(predictor, hr, scale, crops, values.output, lr, values.self_ensemble, values.label, others)
+    path = make_figure(predictor, hr, scale, crops, values.output, lr, options, values.label, others)
     print(f"figure: {path}")
 
 

@@ -25,16 +25,14 @@ flags.DEFINE_integer("scale", None, "The scale (needed when the model has severa
 
 
 def upscale_command(values=FLAGS):
-    from sr_tf.core.devices import replica_strategy
     from sr_tf.inference.predictor import load_predictor
     from sr_tf.inference.upscaling import pick_scale, plan_jobs, upscale_files
 
     jobs = plan_jobs(values.input, values.output)
-    strategy = replica_strategy(values.cpu_replicas) if values.self_ensemble else None
-    predictor = load_predictor(values.model, strategy, values.precision)
+    options = inference_flags.options_from_flags(values)
+    predictor = load_predictor(values.model, options)
     scale = pick_scale(predictor, values.scale)
-    failures = upscale_files(predictor, jobs, scale, values.self_ensemble, strategy, values.tile,
-                             values.max_megapixels)
+    failures = upscale_files(predictor, jobs, scale, options)
     print(f"upscaled {len(jobs) - len(failures)} of {len(jobs)} image(s) by x{scale} into {values.output} "
           f"({predictor.runtime})")
     for source, message in failures:

@@ -96,6 +96,19 @@ def protocol_for(pairs, scale, channel=None, shave=None, round_y=False):
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class ProtocolOverrides:
+    """What --channel, --shave and --round_y ask of every set's protocol (protocol_for): `channel`
+    and `shave` (None or negative: the set's own) replace the set's, `round_y` rounds Y."""
+
+    channel: str = None
+    shave: int = None
+    round_y: bool = False
+
+    def protocol_for(self, pairs, scale):
+        return protocol_for(pairs, scale, self.channel, self.shave, self.round_y)
+
+
 def quantize(image):
     """uint8 of an image: floats (0..255 units) are rounded half up and clipped, in float32 exactly
     as the inference model's QuantizeUint8 layer does; uint8 passes through."""

@@ -1,6 +1,7 @@
 """Evaluating a predictor on sets of (LR, HR) pairs: mean PSNR / SSIM, the table, the JSON file."""
 import json
 import os
+from typing import NamedTuple
 
 import numpy as np
 from absl import logging
@@ -16,26 +17,50 @@ def hr_is_grayscale(pairs, i):
     return bool(hr_files) and is_grayscale_file(hr_files[i])
 
 
-def evaluate(predictor, pairs, scale, protocol, self_ensemble=False, strategy=None, tile=0,
-             max_megapixels=None, max_images=0):
-    """{"psnr": mean dB, "ssim": mean, "images": n} of `predictor` at `scale` on a PairSet.
+class ImagePair(NamedTuple):
+    """One image to score: its name, the uint8 LR and HR, and whether HR is a grayscale file."""
 
-    Each image is upscaled to uint8 (with self-ensemble / tiling as asked) and compared with its
-    HR image under `protocol`; the means are over images, as in the papers.
-    """
-    count = len(pairs) if not max_images else min(max_images, len(pairs))
-    if count == 0:
-        raise ValueError(f"{pairs.name}: no images to evaluate")
-    psnrs, ssims = [], []
+    name: str
+    lr: np.ndarray
+    hr: np.ndarray
+    gray: bool
+
+
+def image_count(pairs, max_images=0):
+    """How many images of a PairSet are scored: the first `max_images` (0: all)."""
+    return len(pairs) if not max_images else min(max_images, len(pairs))
+
+
+def load_images(pairs, count):
+    """The first `count` images of a PairSet as ImagePairs, loaded one at a time."""
     for i in range(count):
         lr, hr = pairs.load(i)
-        sr = predictor.upscale(lr, scale, self_ensemble=self_ensemble, strategy=strategy, tile=tile,
-                               max_megapixels=max_megapixels)
-        gray = hr_is_grayscale(pairs, i)
-        psnrs.append(metrics.psnr(sr, hr, protocol, gray))
-        ssims.append(metrics.ssim(sr, hr, protocol, gray))
-        logging.debug("%s %s: PSNR %.3f dB, SSIM %.4f%s", pairs.name, pairs.names[i], psnrs[-1], ssims[-1],
-                      " (gray file)" if gray else "")
+        yield ImagePair(f"{pairs.name} {pairs.names[i]}", lr, hr, hr_is_grayscale(pairs, i))
+
+
+def score_images(predictor, images, scale, protocol, options=None, ssim=True):
+    """(uint8 SR, PSNR, SSIM or None without `ssim`) of each ImagePair, one at a time: upscaled
+    by `predictor` as `options` say (sr_tf.inference.options.InferenceOptions: self-ensemble,
+    tiling, ...; None: the predictor's defaults) and compared with its HR image under `protocol`."""
+    for image in images:
+        sr = predictor.upscale(image.lr, scale, options)
+        psnr = metrics.psnr(sr, image.hr, protocol, image.gray)
+        similarity = metrics.ssim(sr, image.hr, protocol, image.gray) if ssim else None
+        logging.debug("%s: PSNR %.3f dB%s%s", image.name, psnr,
+                      "" if similarity is None else f", SSIM {similarity:.4f}", " (gray file)" if image.gray else "")
+        yield sr, psnr, similarity
+
+
+def evaluate(predictor, pairs, scale, protocol, options=None, max_images=0):
+    """{"psnr": mean dB, "ssim": mean, "images": n} of `predictor` at `scale` on a PairSet: each
+    image upscaled to uint8 as `options` say and compared under `protocol` (score_images); the
+    means are over images, as in the papers.
+    """
+    count = image_count(pairs, max_images)
+    if count == 0:
+        raise ValueError(f"{pairs.name}: no images to evaluate")
+    images = load_images(pairs, count)
+    psnrs, ssims = zip(*[(psnr, ssim) for _, psnr, ssim in score_images(predictor, images, scale, protocol, options)])
     return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "images": count}
 
 
@@ -54,18 +79,18 @@ def open_sets(folder, set_names, scale):
     return {name: readers.benchmark(folder, name, scale) for name in set_names}
 
 
-def evaluate_all(predictor, folder, set_names, scales, self_ensemble=False, strategy=None, channel=None,
-                 shave=None, round_y=False, tile=0, max_megapixels=None, max_images=0):
+def evaluate_all(predictor, folder, set_names, scales, options=None, overrides=None, max_images=0):
     """(results, protocols): {set: {"x<s>": scores}} and {(set, scale): Protocol} for every set and
-    scale; the protocol is chosen by dataset (DIV2K or benchmark), `channel` / `shave` override it."""
+    scale, the images upscaled as `options` say (see evaluate); the protocol is chosen by dataset
+    (DIV2K or benchmark), `overrides` (metrics.ProtocolOverrides) change it."""
+    overrides = overrides or metrics.ProtocolOverrides()
     results, protocols = {}, {}
     for scale in scales:
         predictor.check_scale(scale)
         for set_name, pairs in open_sets(folder, set_names, scale).items():
-            protocol = metrics.protocol_for(pairs, scale, channel, shave, round_y)
+            protocol = overrides.protocol_for(pairs, scale)
             protocols[(set_name, scale)] = protocol
-            score = evaluate(predictor, pairs, scale, protocol, self_ensemble, strategy, tile, max_megapixels,
-                             max_images)
+            score = evaluate(predictor, pairs, scale, protocol, options, max_images)
             results.setdefault(set_name, {})[f"x{scale}"] = score
             logging.info("%s x%d: PSNR %.3f dB, SSIM %.4f over %d images", set_name, scale, score["psnr"],
                          score["ssim"], score["images"])

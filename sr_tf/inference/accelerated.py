@@ -25,9 +25,9 @@ import tensorflow as tf
 from sr_tf import models
 from sr_tf.evaluation import metrics
 from sr_tf.inference import runtimes, tiling
-from sr_tf.inference.base import IMAGE
+from sr_tf.inference.base import IMAGE, Predictor, per_scale_predictor
+from sr_tf.inference.options import PRECISIONS
 
-PRECISIONS = ("auto", "fp32", "bf16", "int8")
 FORMAT = "sr_tf.network/1"  # the sr_tf metadata of a .tflite / .onnx network file
 CALIBRATION_DATA = "samples"
 CALIBRATION_CROPS = 16  # LR crops of CALIBRATION_SIZE pixels at x2 (percentile calibration holds them all in memory)
@@ -224,8 +224,6 @@ LITERT_MAX_MEGAPIXELS = 0.25
 
 
 def predictor_for_runner(info, run, source, runtime):
-    from sr_tf.inference.base import Predictor
-
     scale = int(info["scale"])
     budget = LITERT_MAX_MEGAPIXELS if runtime.startswith("litert") else None
     return Predictor(info["model"], source, {scale: head_function(info, run)},
@@ -246,7 +244,6 @@ def tflite_predictor(path):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isfile(os.path.join(folder, saved_models.METADATA_FILE)):
         raise ValueError(f"{path}: a .tflite file without sr_tf's description (not written by sr_tf.export)")
-    from sr_tf.inference.base import Predictor
 
     info = saved_models.read_metadata(folder)
     runner = runtimes.LiteRtRunner(content, signature="upscale_float")
@@ -280,18 +277,14 @@ def onnx_predictor(path, runtime=None):
 
 def openvino_predictor(network, source, precision):
     """The network compiled by OpenVINO (precision bf16 or fp32), every scale."""
-    from sr_tf.inference.base import Predictor
-
-    fns, radii, keep, used = {}, {}, [], None
-    for scale in models.scales_of(network):
-        info = network_info(network, scale, precision)
+    def one_scale(scale):
         runner = runtimes.OpenVinoRunner(runtimes.openvino_model(models.branch(network, scale)), precision)
-        fns[scale], radii[scale] = head_function(info, runner), int(info["receptive_radius"])
-        keep.append(runner)
-        used = runner.precision
-    label = "bf16" if "bf16" in used.lower() or "bfloat16" in used.lower() else "fp32"
-    return Predictor(models.describe(network)["model"], source, fns, radii, keep_alive=(network, keep),
-                     runtime=f"openvino {label}")
+        used = runner.precision.lower()
+        label = "bf16" if "bf16" in used or "bfloat16" in used else "fp32"
+        return predictor_for_runner(network_info(network, scale, precision), runner, source,
+                                    f"openvino {label}")
+
+    return per_scale_predictor(network, source, one_scale)
 
 
 def weights_digest(network):
@@ -323,15 +316,11 @@ def int8_network_file(network, scale, cache_dir=None, file_format="onnx"):
 
 
 def int8_predictor(network, source):
-    from sr_tf.inference.base import Predictor
+    """The network quantized to int8 ONNX (cached, see int8_network_file), every scale."""
+    def one_scale(scale):
+        return onnx_predictor(int8_network_file(network, scale))
 
-    fns, radii, keep = {}, {}, []
-    for scale in models.scales_of(network):
-        part = onnx_predictor(int8_network_file(network, scale))
-        fns.update(part.float_fns)
-        radii.update(part.radii)
-        keep.append(part.keep_alive)
-    return Predictor(models.describe(network)["model"], source, fns, radii, keep_alive=keep, runtime=part.runtime)
+    return per_scale_predictor(network, source, one_scale)
 
 
 def resolve_precision(precision):

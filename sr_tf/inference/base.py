@@ -4,11 +4,12 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from sr_tf import models
 from sr_tf.inference import tiling
 from sr_tf.inference.ensemble import SelfEnsemble
+from sr_tf.inference.options import DEFAULT_MAX_MEGAPIXELS, DEFAULTS
 
 IMAGE = tf.TensorSpec((None, None, 3), tf.uint8, name="image")  # what every float function takes
-DEFAULT_MAX_MEGAPIXELS = 1.0  # output megapixels of one network call before tiling starts (BTSRN x4: 2.5 GB peak)
 
 
 class ModelError(ValueError):
@@ -47,17 +48,33 @@ class Predictor:
             self._ensembles[key] = SelfEnsemble(self.float_fns[scale], strategy)
         return self._ensembles[key]
 
-    def upscale(self, lr, scale, self_ensemble=False, strategy=None, tile=0, max_megapixels=None, progress=False):
-        """uint8 SR of a uint8 H x W x 3 image. `tile` > 0 forces tiles of that many LR pixels;
-        otherwise the image is tiled only when its output exceeds `max_megapixels` (default
+    def upscale(self, lr, scale, options=None, progress=False):
+        """uint8 SR of a uint8 H x W x 3 image, run as `options` (InferenceOptions; None: the
+        defaults) say: `tile` > 0 forces tiles of that many LR pixels; otherwise the image is tiled
+        only when its output exceeds `max_megapixels` (None: this predictor's budget, else
         DEFAULT_MAX_MEGAPIXELS; 0 never tiles). `progress`: a bar over the tiles."""
+        options = options or DEFAULTS
         lr = np.asarray(lr)
         if lr.dtype != np.uint8 or lr.ndim != 3 or lr.shape[-1] != 3:
             raise ValueError(f"expected a uint8 H x W x 3 image, got {lr.dtype} {lr.shape}")
         self.check_scale(scale)
         overlap = self.radii[scale]
+        max_megapixels = options.max_megapixels
         if max_megapixels is None:
             max_megapixels = self.max_megapixels or DEFAULT_MAX_MEGAPIXELS
+        tile = options.tile
         if not tile or tile <= 0:
             tile = tiling.auto_tile(lr.shape[0], lr.shape[1], scale, overlap, max_megapixels)
-        return tiling.tiled_upscale(self.float_fn(scale, self_ensemble, strategy), lr, scale, tile, overlap, progress)
+        float_fn = self.float_fn(scale, options.self_ensemble, options.strategy)
+        return tiling.tiled_upscale(float_fn, lr, scale, tile, overlap, progress)
+
+
+def per_scale_predictor(network, source, one_scale, scales=None, name=None):
+    """One Predictor of a Keras network over `scales` (default: all of the network's), joined from
+    `one_scale(scale)`, the single-scale Predictor of one path (TensorFlow, OpenVINO, an int8 file)."""
+    parts = [one_scale(s) for s in (scales or models.scales_of(network))]
+    return Predictor(name or models.describe(network)["model"], source,
+                     {s: fn for part in parts for s, fn in part.float_fns.items()},
+                     {s: radius for part in parts for s, radius in part.radii.items()},
+                     keep_alive=(network, [part.keep_alive for part in parts]), runtime=parts[-1].runtime,
+                     max_megapixels=parts[-1].max_megapixels)

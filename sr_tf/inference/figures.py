@@ -84,10 +84,11 @@ def save_figure(figure, path):
     return path
 
 
-def make_figure(predictor, hr, scale, crops, output, lr=None, self_ensemble=False, sr_label=None, compare=()):
+def make_figure(predictor, hr, scale, crops, output, lr=None, options=None, sr_label=None, compare=()):
     """Fig. 5-style PNG at `output` for an HR image: LR made with MATLAB-exact bicubic from the
     modcropped HR (or `lr` as given), upscaled by bicubic, by `predictor` (shown as `sr_label`,
-    default its name) and by each predictor of `compare` (shown by name)."""
+    default its name) and by each predictor of `compare` (shown by name); the predictors run as
+    `options` (InferenceOptions) say."""
     from sr_tf.data.pairs import make_lr
     from sr_tf.data.imresize import imresize
 
@@ -100,5 +101,5 @@ def make_figure(predictor, hr, scale, crops, output, lr=None, self_ensemble=Fals
         check_crop(crop, truth.shape)
     bicubic = imresize(lr, scale)
     labelled = [(sr_label or predictor.name, predictor)] + [(other.name, other) for other in compare]
-    results = [(label, model.upscale(lr, scale, self_ensemble=self_ensemble)) for label, model in labelled]
+    results = [(label, model.upscale(lr, scale, options)) for label, model in labelled]
     return save_figure(comparison_figure(bicubic, results, truth, crops), output)

@@ -5,7 +5,7 @@ A spec is `bicubic` (MATLAB-exact bicubic upscaling, the papers' baseline), `pre
 sr_tf exported (or a folder of them named x2, x3, ... as an MDSR run writes), a training run
 directory (its latest checkpoint), a `.keras` file of a training network, or a network file that
 sr_tf.export wrote (`.tflite`, int8 or float; `.onnx`), alone or in its export folder.
-`precision` (accelerated.PRECISIONS) picks how a Keras network runs; files run as they are.
+The options' `precision` (options.PRECISIONS) picks how a Keras network runs; files run as they are.
 
 A `Predictor` gives, per scale, a float function uint8 [h, w, 3] -> float32 [s*h, s*w, 3] in
 0..255 units before rounding, and `upscale()`, which adds self-ensemble, tiling and the final
@@ -22,6 +22,8 @@ from sr_tf import models
 from sr_tf.data.imresize import imresize
 from sr_tf.inference import saved_models, tiling
 from sr_tf.inference.base import IMAGE, DEFAULT_MAX_MEGAPIXELS, ModelError, Predictor  # noqa: F401  (re-exported)
+from sr_tf.inference.base import per_scale_predictor
+from sr_tf.inference.options import DEFAULTS
 from sr_tf.models.pretrained_registry import is_pretrained_spec
 from sr_tf.training import runs
 
@@ -60,15 +62,13 @@ def float_function(float_model):
 
 def network_predictor(network, name=None, scale=None, source="the network"):
     """A predictor from a Keras training network: `scale` (default every scale of the network)."""
-    scales = models.scales_of(network) if scale is None else models.spec_of(network).scales(scale)
-    name = name or models.describe(network)["model"]
-    fns, radii, keep = {}, {}, []
-    for s in scales:
+    def one_scale(s):
         float_model = models.build_inference_model(network, name, s, quantize=False)
-        fns[s] = float_function(float_model)
-        radii[s] = tiling.receptive_radius(float_model)
-        keep.append(float_model)
-    return Predictor(name, source, fns, radii, keep_alive=(network, keep))
+        radius = tiling.receptive_radius(float_model)
+        return Predictor(name, source, {s: float_function(float_model)}, {s: radius}, keep_alive=float_model)
+
+    scales = None if scale is None else models.spec_of(network).scales(scale)
+    return per_scale_predictor(network, source, one_scale, scales, name)
 
 
 def load_training_network(source):
@@ -151,17 +151,16 @@ def _network_predictor(network, spec, precision):
         raise ModelError(f"--model={spec} --precision={precision}: {error}") from error
 
 
-def load_predictor(spec, strategy=None, precision="fp32"):
-    """The Predictor for a --model spec. Keras networks (run directories, .keras files) are built
-    under `strategy.scope()` when one is given, so each replica holds a copy of the weights, and
-    run at `precision` (fp32: TensorFlow, exact; see accelerated.py for the others). SavedModels
-    are loaded outside the strategy: loaded under one, their functions could only be called
-    inside `strategy.run`. Exported files run at the precision they were written in."""
+def load_predictor(spec, options=None):
+    """The Predictor for a --model spec, loaded as `options` (InferenceOptions; None: the
+    defaults) say. Keras networks (run directories, .keras files) are built under
+    `options.strategy.scope()` when there is a strategy, so each replica holds a copy of the
+    weights, and run at `options.precision` (fp32: TensorFlow, exact; see accelerated.py for the
+    others). SavedModels are loaded outside the strategy: loaded under one, their functions could
+    only be called inside `strategy.run`. Exported files run at the precision they were written in."""
     spec = os.fspath(spec)
-    from sr_tf.inference.accelerated import PRECISIONS
-
-    if precision not in PRECISIONS:
-        raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    options = options or DEFAULTS
+    strategy, precision = options.strategy, options.precision
     if spec == BICUBIC:
         return bicubic_predictor()
     network_spec = is_pretrained_spec(spec) or spec.endswith(".keras") or os.path.isfile(

@@ -61,12 +61,11 @@ def plan_jobs(input_path, output_path):
     return jobs
 
 
-def upscale_files(predictor, jobs, scale, self_ensemble=False, strategy=None, tile=0, max_megapixels=None,
-                  progress=True):
-    """Upscales every (source, target) job; returns [(source, error message)] of the files that
-    could not be read. A failed write raises OutputError and Ctrl-C raises Interrupted, both
-    saying how many images were written. `progress`: a bar over the images, or over the tiles of
-    a single image."""
+def upscale_files(predictor, jobs, scale, options=None, progress=True):
+    """Upscales every (source, target) job as `options` (InferenceOptions) say; returns
+    [(source, error message)] of the files that could not be read. A failed write raises
+    OutputError and Ctrl-C raises Interrupted, both saying how many images were written.
+    `progress`: a bar over the images, or over the tiles of a single image."""
     from tqdm import tqdm
 
     from sr_tf.core.console import logs_above_bars
@@ -80,8 +79,7 @@ def upscale_files(predictor, jobs, scale, self_ensemble=False, strategy=None, ti
                 bar.set_postfix_str(os.path.basename(source), refresh=False)
                 try:
                     lr = read_image(source)
-                    sr = predictor.upscale(lr, scale, self_ensemble=self_ensemble, strategy=strategy, tile=tile,
-                                           max_megapixels=max_megapixels, progress=progress and len(jobs) == 1)
+                    sr = predictor.upscale(lr, scale, options, progress=progress and len(jobs) == 1)
                     write_png(target, gray_image(sr) if is_grayscale_file(source) else sr)
                     written += 1
                 except OutputError:
