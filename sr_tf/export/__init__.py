@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 
 from sr_tf import models
-from sr_tf.core.files import replace_directory, temporary_sibling
+from sr_tf.core.files import temporary_sibling, write_bytes_atomically, write_directory_atomically
 from sr_tf.core.lazy import keras, tf  # imported at first use: `python -m sr_tf.export --help` needs neither
 from sr_tf.evaluation.metrics import quantize
 from sr_tf.inference.saved_models import (  # noqa: F401  (the format's names, re-exported)
@@ -153,19 +153,16 @@ def _check_replaceable(output_dir):
 
 def _export(network, name, scale, output_dir, tflite, check):
     _check_replaceable(output_dir)
-    os.makedirs(os.path.dirname(output_dir), exist_ok=True)
-    temp = temporary_sibling(output_dir)
     lines = []
-    try:
+
+    def write(temp):
         write_saved_model(network, name, scale, temp)
         if tflite:
             export_tflite(network, name, scale, os.path.join(temp, TFLITE_FILE))
         if check:
-            lines = [line.replace(temp, output_dir) for line in check_export(network, name, scale, temp)]
-        replace_directory(temp, output_dir)
-    finally:
-        if os.path.isdir(temp):
-            shutil.rmtree(temp)
+            lines.extend(line.replace(temp, output_dir) for line in check_export(network, name, scale, temp))
+
+    write_directory_atomically(output_dir, write)
     return lines
 
 
@@ -210,10 +207,8 @@ def export_network_file(network, name, scale, output_dir, file_format, quantizat
     else:
         content = accelerated.convert_float_tflite(network, scale)
     file_name = "model.onnx" if file_format == "onnx" else "model.tflite"
-    os.makedirs(os.path.dirname(output_dir), exist_ok=True)
-    temp = temporary_sibling(output_dir)
-    try:
-        os.makedirs(temp)
+
+    def write(temp):
         path = os.path.join(temp, file_name)
         with open(path, "wb") as f:
             f.write(content)
@@ -238,11 +233,10 @@ def export_network_file(network, name, scale, output_dir, file_format, quantizat
         with open(os.path.join(temp, NETWORK_METADATA_FILE), "w") as f:
             json.dump(info, f, indent=2)
             f.write("\n")
-        replace_directory(temp, output_dir)
-    finally:
-        if os.path.isdir(temp):
-            shutil.rmtree(temp)
-    return [line.replace(temp, output_dir) for line in lines]
+        lines[:] = [line.replace(temp, output_dir) for line in lines]
+
+    write_directory_atomically(output_dir, write)
+    return lines
 
 
 def predictor_info(path):
@@ -285,14 +279,7 @@ def export_tflite(network, name, scale, tflite_path):
     bad = sorted(op for op in tflite_ops(content) if op.startswith("Flex") or op == "CUSTOM")
     if bad:
         raise ExportError(f"TFLite model of {name} x{scale} needs non-builtin ops: {bad}")
-    temp = temporary_sibling(tflite_path)
-    try:
-        with open(temp, "wb") as f:
-            f.write(content)
-        os.replace(temp, tflite_path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
+    write_bytes_atomically(tflite_path, content)
     return tflite_path
 
 

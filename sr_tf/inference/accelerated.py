@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from sr_tf import models
+from sr_tf.core.files import write_bytes_atomically
 from sr_tf.evaluation import metrics
 from sr_tf.inference import runtimes, tiling
 from sr_tf.inference.base import IMAGE
@@ -314,11 +315,7 @@ def int8_network_file(network, scale, cache_dir=None, file_format="onnx"):
         pairs = sources.open_pairs(CALIBRATION_DATA, scale, "train")
         convert = convert_int8_onnx if file_format == "onnx" else convert_int8
         content = convert(network, scale, calibration_crops(pairs))
-        os.makedirs(folder, exist_ok=True)
-        temp = tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False)
-        with temp:
-            temp.write(content)
-        os.replace(temp.name, path)
+        write_bytes_atomically(path, content)
     return path
 
 
