@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from sr_tf import export, models
-from sr_tf.inference.predictor import load_predictor, load_training_network
+from sr_tf.inference.predictor import load_predictor
 from sr_tf.training import runs
 from conftest import TINY_OPTIONS
 
@@ -131,4 +131,4 @@ def test_export_command_on_a_run_directory(tmp_path, assert_quiet):
 
 def test_export_of_a_missing_run_names_it(tmp_path):
     with pytest.raises(ValueError, match="missing"):
-        load_training_network(str(tmp_path / "missing"))
+        models.open_network(str(tmp_path / "missing"))

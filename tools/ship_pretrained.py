@@ -97,9 +97,8 @@ def ship(run, name, benchmark_dir, trained, max_float16_loss=0.01, weights_dir=W
     from sr_tf import models
     from sr_tf.core.files import write_text_atomically
     from sr_tf.models import pretrained_registry as registry
-    from sr_tf.training import runs
 
-    network = runs.open_network(run)
+    network = models.open_network(run)
     description = models.describe(network)
     weights_dir = pathlib.Path(weights_dir)
     weights_dir.mkdir(parents=True, exist_ok=True)

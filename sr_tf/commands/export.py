@@ -49,7 +49,6 @@ def export_command(run, output, tflite=False, scale=None, file_format="saved_mod
     from sr_tf import models
     from sr_tf.core.files import check_writable, writing
     from sr_tf.export import export_checked, export_network_file
-    from sr_tf.inference.predictor import load_training_network
 
     if quantize == "int8" and file_format == "saved_model":
         file_format = "onnx"  # int8 ONNX (percentile calibration) unless --format=tflite asks for int8 TFLite
@@ -58,7 +57,7 @@ def export_command(run, output, tflite=False, scale=None, file_format="saved_mod
     if max_psnr_loss < 0:
         raise cli.UsageError(f"--max_psnr_loss must be >= 0, got {max_psnr_loss}")
     check_writable(output)
-    network = load_training_network(run)
+    network = models.open_network(run)
     name, scales = models.describe(network)["model"], models.scales_of(network)
     if scale is not None:
         if scale not in scales:

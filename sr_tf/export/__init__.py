@@ -27,7 +27,7 @@ import numpy as np
 from sr_tf import models
 from sr_tf.core.files import temporary_sibling, write_bytes_atomically, write_directory_atomically
 from sr_tf.core.lazy import keras, tf  # imported at first use: `python -m sr_tf.export --help` needs neither
-from sr_tf.evaluation.metrics import quantize
+from sr_tf.models import quantize
 from sr_tf.inference.saved_models import (  # noqa: F401  (the format's names, re-exported)
     FORMAT,
     METADATA_FILE,

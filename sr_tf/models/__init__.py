@@ -9,9 +9,12 @@ specs, the zoo table and the flags need none); building a network does.
 """
 import math
 
+import numpy as np
+
 from sr_tf.core.lazy import keras
 from sr_tf.models.edsr import mdsr_branch as _mdsr_branch
 from sr_tf.models.heads import valid_margin
+from sr_tf.models.opening import load_keras_network, open_network
 from sr_tf.models.pretrained_registry import PRETRAINED, PretrainedError, pretrained, pretrained_names
 from sr_tf.models.specs import (
     RECIPE_NAMES,
@@ -52,18 +55,6 @@ def __getattr__(name):
 
         return SRNetwork
     raise AttributeError(f"module 'sr_tf.models' has no attribute {name!r}")
-
-
-def load_keras_network(path):
-    """The sr_tf network in a .keras file (its config is its description); ValueError naming the file."""
-    from sr_tf.models.network import SRNetwork  # noqa: F401  (registers the classes the file names)
-
-    try:
-        network = keras.saving.load_model(path, compile=False)
-    except Exception as error:  # Keras raises many kinds for a bad file
-        raise ValueError(f"cannot load the Keras model {path}: {error}") from error
-    describe(network, path)
-    return network
 
 
 def spec_of(network):
@@ -119,6 +110,15 @@ def build_inference_model(network, name=None, scale=None, quantize=True):
     return keras.Model(lr_uint8, sr, name=f"{single.name}_{suffix}")
 
 
+def quantize(image):
+    """uint8 of an image: floats (0..255 units) are rounded half up and clipped, in float32 exactly
+    as the inference model's QuantizeUint8 layer does (numpy, no TensorFlow); uint8 passes through."""
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return image
+    return np.clip(np.floor(image.astype(np.float32) + np.float32(0.5)), 0, 255).astype(np.uint8)
+
+
 def zoo_table():
     """(name, scale, trainable parameters) for every model of the zoo at its defaults, as the
     specs record them (no network is built; tests/test_models.py checks them)."""
@@ -135,6 +135,8 @@ __all__ = [
     "PRETRAINED",
     "PretrainedError",
     "load_keras_network",
+    "open_network",
+    "quantize",
     "pretrained",
     "pretrained_names",
     "RECIPE_NAMES",

@@ -459,12 +459,12 @@ def hparams_of(config, network, replicas):
 
 def warm_start(network, source_run_dir):
     """Copies every weight whose name and shape match from another network: a run directory's
-    latest checkpoint, a .keras file or `pretrained:<name>` (runs.open_network).
+    latest checkpoint, a .keras file or `pretrained:<name>` (models.open_network).
 
     EDSR x3/x4 from a trained x2 (the paper's recipe): head, body and tail copy; for x4 the first
     upsampling conv has the x2 shape and copies too; for x3 the upsampler starts fresh.
     """
-    source = runs.open_network(source_run_dir)
+    source = models.open_network(source_run_dir)
     source_weights = {w.path: w for w in source.weights}
     copied, skipped = [], []
     for weight in network.weights:
