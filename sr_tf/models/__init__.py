@@ -26,8 +26,6 @@ from sr_tf.models.specs import (
     register,
 )
 
-MODEL_NAMES = model_names()
-
 
 def model_defaults(name):
     """The default options of a model name (what `build_model(name, scale)` uses)."""
@@ -122,7 +120,7 @@ def quantize(image):
 def zoo_table():
     """(name, scale, trainable parameters) for every model of the zoo at its defaults, as the
     specs record them (no network is built; tests/test_models.py checks them)."""
-    return tuple((name, scale, count) for name in MODEL_NAMES for scale, count in get_spec(name).parameters.items())
+    return tuple((name, scale, count) for name in model_names() for scale, count in get_spec(name).parameters.items())
 
 
 def count_trainable(model):
@@ -131,7 +129,6 @@ def count_trainable(model):
 
 
 __all__ = [
-    "MODEL_NAMES",
     "PRETRAINED",
     "PretrainedError",
     "load_keras_network",
@@ -153,6 +150,7 @@ __all__ = [
     "mdsr_branch",
     "mdsr_scales",
     "model_defaults",
+    "model_names",
     "register",
     "scales_of",
     "spec_of",

@@ -163,6 +163,7 @@ def get_spec(name):
 
 
 def model_names():
+    """The registered model names, in registration order (a later `register` shows up)."""
     return tuple(_SPECS)
 
 

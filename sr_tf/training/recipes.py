@@ -15,12 +15,12 @@ its time runs out; random patches. The values were chosen by measured runs (docs
 import math
 
 from sr_tf.core.lazy import keras, tf
-from sr_tf.models import MODEL_NAMES, get_spec
+from sr_tf.models import get_spec, model_names
 
 LR_SCHEDULES = ("step", "cosine")
 # The paper's recipe of every model (btsrn, edsr_baseline, edsr, mdsr_baseline, mdsr).
-RECIPES = {name: get_spec(name).recipe("release") for name in MODEL_NAMES}
-BUDGET_RECIPES = {name: get_spec(name).recipe("budget") for name in MODEL_NAMES}
+RECIPES = {name: get_spec(name).recipe("release") for name in model_names()}
+BUDGET_RECIPES = {name: get_spec(name).recipe("budget") for name in model_names()}
 
 
 def recipe_for(model, name="release"):
