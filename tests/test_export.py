@@ -69,8 +69,8 @@ def test_savedmodel_and_tflite_reproduce_keras(name, scale, tmp_path):
 
 def test_mdsr_exports_one_savedmodel_per_scale(tmp_path):
     network = tiny_network("mdsr_baseline", (2, 3))
-    for s in (2, 3):
-        export.export_saved_model(network, "mdsr_baseline", s, tmp_path / "saved_model" / f"x{s}")
+    exported = export.export_scales(network, tmp_path / "saved_model", check=False)
+    assert [(e.scale, e.path) for e in exported] == [(s, str(tmp_path / "saved_model" / f"x{s}")) for s in (2, 3)]
     predictor = load_predictor(str(tmp_path / "saved_model"))
     assert predictor.scales == (2, 3)
     image = export.test_image(11, 14)

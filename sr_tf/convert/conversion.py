@@ -8,7 +8,7 @@ def convert_checkpoint(source, input_path, model, scales, output, export_dir=Non
     import numpy as np
 
     from sr_tf import convert, export, models
-    from sr_tf.core.files import check_writable, write_atomically, writing
+    from sr_tf.core.files import check_writable, write_atomically
 
     if not output.endswith(".keras"):
         raise ValueError(f"--output={output} must end with .keras")
@@ -35,6 +35,7 @@ def convert_checkpoint(source, input_path, model, scales, output, export_dir=Non
     for s, sr in reference.items():
         if sr.shape[1:3] != (image.shape[0] * s, image.shape[1] * s) or not np.all(np.isfinite(sr)):
             raise convert.ConversionError(f"the converted network gives a wrong or non-finite x{s} output")
+
     def write(temp):  # the checked .keras file (and the export) before the final rename
         network.save(temp)
         reloaded = models.load_keras_network(temp)
@@ -43,10 +44,8 @@ def convert_checkpoint(source, input_path, model, scales, output, export_dir=Non
             if not np.array_equal(again, sr):
                 raise convert.ConversionError(f"{output} does not reproduce the converted network at x{s}")
         if export_dir:
-            for s in models.scales_of(network):
-                target = export_dir if len(reference) == 1 else os.path.join(export_dir, f"x{s}")
-                with writing(target):
-                    lines.extend(export.export_checked(network, description["model"], s, target, tflite))
+            lines.extend(line for exported in export.export_scales(network, export_dir, tflite=tflite)
+                         for line in exported.lines)
 
     write_atomically(output, write, suffix=".keras")  # Keras wants the suffix
     lines.append(f"wrote {os.path.abspath(output)} (reloaded: identical outputs on a {image.shape[1]}x{image.shape[0]} "

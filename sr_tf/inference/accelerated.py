@@ -36,13 +36,15 @@ CALIBRATION_SIZE = 48
 CALIBRATION_PERCENTILE = 99.99  # int8 ONNX: activation ranges cover this share of the calibration values
 
 
-def network_info(network, scale, precision):
-    """What a reader of a network file needs to rebuild the inference head around it."""
-    float_model = models.build_inference_model(network, scale=scale, quantize=False)
+def network_info(network, scale, precision, receptive_radius=None):
+    """What a reader of a network file needs to rebuild the inference head around it (the
+    receptive radius is measured on the inference model unless the caller knows it)."""
+    if receptive_radius is None:
+        receptive_radius = tiling.receptive_radius(models.build_inference_model(network, scale=scale, quantize=False))
     single = models.branch(network, scale)
     return {"format": FORMAT, "model": models.describe(network)["model"], "description": models.describe(network),
             "scale": int(scale), "margin": int(models.valid_margin(single, scale)),
-            "receptive_radius": tiling.receptive_radius(float_model), "precision": precision}
+            "receptive_radius": int(receptive_radius), "precision": precision}
 
 
 def head_function(info, run):
