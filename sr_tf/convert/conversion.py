@@ -16,14 +16,16 @@ def convert_checkpoint(source, input_path, model, scales, output, export_dir=Non
         if path:
             check_writable(path)  # before the work; missing parent folders are made when writing
     options = {} if res_scale is None else {"res_scale": res_scale}
+    targets = convert.converts_to(source)  # the specs say which models the source's checkpoints become
+    if model is None and len(targets) != 1:
+        raise ValueError(f"--model is needed for --from={source} ({', '.join(targets)})")
+    if model is not None and model not in targets:
+        raise ValueError(f"--from={source} converts to --model={' / '.join(targets)}, not {model}")
+    model = model or targets[0]
     if source == "edsr_pytorch":
-        if model is None:
-            raise ValueError("--model is needed for --from=edsr_pytorch (edsr_baseline, edsr, mdsr_baseline, mdsr)")
         scale = tuple(scales) if models.get_spec(model).multi_scale else scales[0]
         network = convert.from_edsr_pytorch(input_path, model, scale, **options)
     else:
-        if model not in (None, "btsrn"):
-            raise ValueError(f"--from=btsrn_release converts to --model=btsrn, not {model}")
         network = convert.from_btsrn_release(input_path, scales[0])
     description = models.describe(network)
     lines = [f"read {input_path}: {len(network.trainable_weights)} tensors",

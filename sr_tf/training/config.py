@@ -121,10 +121,8 @@ class TrainConfig:
         unknown = sorted(set(self.model_options) - set(spec.defaults))
         if unknown:
             raise ValueError(f"options {unknown} do not apply to --model={self.model}")
-        if not spec.multi_scale and len(self.scale) != 1:
-            raise ValueError(f"--scale takes one value for --model={self.model}, got {self.scale}")
         try:
-            spec.scales(self.scale)
+            spec.scales(self.scale)  # one scale, or distinct ones for a multi-scale model, all supported
         except ValueError as error:
             raise ValueError(f"--scale: {error}") from error
         if self.patch_mode not in PATCH_MODES:
