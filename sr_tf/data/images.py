@@ -34,6 +34,23 @@ def has_image_extension(path):
     return os.path.splitext(str(path))[1].lower() in IMAGE_EXTENSIONS
 
 
+def is_inside(path, folder):
+    """True when `path` is `folder` or lies under it."""
+    folder = os.path.abspath(folder)
+    return os.path.commonpath([os.path.abspath(path), folder]) == folder
+
+
+def list_images(folder, recursive=True, skip=None):
+    """Image files in `folder` (and with `recursive` its subfolders), sorted; hidden files and
+    folders are left out, and so are the subfolders under `skip` (e.g. an output folder inside it)."""
+    found = []
+    for here, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if recursive and not d.startswith(".")
+                         and not (skip and is_inside(os.path.join(here, d), skip)))
+        found += [os.path.join(here, f) for f in sorted(files) if not f.startswith(".") and has_image_extension(f)]
+    return found
+
+
 def png_header(path):
     """(width, height, bit depth, colour type) from a PNG's IHDR, or None for other files."""
     with open(path, "rb") as f:
