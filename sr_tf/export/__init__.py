@@ -55,6 +55,7 @@ SIGNATURES = {
     "upscale_batch": "images: uint8 [N, H, W, 3] -> images: uint8 [N, s*H, s*W, 3]",
 }
 TFLITE_SIGNATURES = ("serving_default", "upscale_float")
+DEFAULT_MAX_PSNR_LOSS = 0.1  # int8 network files: the largest PSNR loss (dB) accepted
 
 
 class ExportError(SavedModelError):
@@ -127,7 +128,7 @@ class Exported:
 
 
 def export_scales(network, output, file_format="saved_model", tflite=False, quantize="none",
-                  calibration_data="samples", max_psnr_loss=None, scales=None, check=True):
+                  calibration_data="samples", max_psnr_loss=DEFAULT_MAX_PSNR_LOSS, scales=None, check=True):
     """Exports `network` for each of `scales` (default: every scale it has) into `output` (one
     scale) or `output`/x<s> (several): what training, the export command and convert write.
 
@@ -148,7 +149,7 @@ def export_scales(network, output, file_format="saved_model", tflite=False, quan
                 lines = _export_saved_model(network, name, s, target, tflite, check)
             else:
                 lines = export_network_file(network, name, s, target, file_format, quantize, calibration_data,
-                                            DEFAULT_MAX_PSNR_LOSS if max_psnr_loss is None else max_psnr_loss)
+                                            max_psnr_loss)
         exported.append(Exported(s, target, lines))
     return exported
 
@@ -167,6 +168,12 @@ def export_checked(network, name, scale, output_dir, tflite=False):
     and compares it with the Keras model on a test image before the final rename. Returns lines
     saying how close each file came; raises ExportError, leaving nothing behind, when one differs."""
     return _export_saved_model(network, name, scale, os.path.abspath(os.fspath(output_dir)), tflite, check=True)
+
+
+def _write_json(path, value):
+    with open(path, "w") as f:
+        json.dump(value, f, indent=2)
+        f.write("\n")
 
 
 def _check_replaceable(output_dir):
@@ -190,9 +197,7 @@ def _export_saved_model(network, name, scale, output_dir, tflite, check):
     def write(temp):
         _archive(float_model).write_out(temp, verbose=False)
         os.makedirs(os.path.join(temp, "assets.extra"), exist_ok=True)
-        with open(os.path.join(temp, METADATA_FILE), "w") as f:
-            json.dump(metadata(network, name, scale, float_model), f, indent=2)
-            f.write("\n")
+        _write_json(os.path.join(temp, METADATA_FILE), metadata(network, name, scale, float_model))
         if tflite:
             with open(os.path.join(temp, TFLITE_FILE), "wb") as f:
                 f.write(convert_tflite(float_model, f"{name} x{scale}"))
@@ -206,7 +211,6 @@ def _export_saved_model(network, name, scale, output_dir, tflite, check):
 # ------------------------------------------------------------------------- network files
 
 NETWORK_METADATA_FILE = "sr_tf.json"  # beside model.tflite / model.onnx in an export folder
-DEFAULT_MAX_PSNR_LOSS = 0.1
 
 
 def calibration_split(data_spec, scale):
@@ -269,9 +273,7 @@ def export_network_file(network, name, scale, output_dir, file_format, quantizat
             float_out = np.asarray(predictor.float_fns[scale](tf.constant(image)), np.float32)
             lines.append(compare(f"{file_name} ({predictor.runtime})", quantize(float_out), float_out,
                                  quantize(float_ref.astype(np.float32)), float_ref))
-        with open(os.path.join(temp, NETWORK_METADATA_FILE), "w") as f:
-            json.dump(info, f, indent=2)
-            f.write("\n")
+        _write_json(os.path.join(temp, NETWORK_METADATA_FILE), info)
         lines[:] = [line.replace(temp, output_dir) for line in lines]
 
     write_directory_atomically(output_dir, write)
