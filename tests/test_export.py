@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from sr_tf import export, models
-from sr_tf.inference.predictor import load_training_network
+from sr_tf.inference.predictor import load_predictor
 from tiny import TINY_OPTIONS
 
 TINY = TINY_OPTIONS
@@ -21,6 +21,22 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def tiny_network(name, scale):
     keras.utils.set_random_seed(3)
     return models.build_model(name, scale, **TINY[name])
+
+
+def keras_output(network, name, scale, image):
+    return models.build_inference_model(network, name, scale)(image[None])[0].numpy()
+
+
+def test_mdsr_exports_one_savedmodel_per_scale(tmp_path):
+    network = tiny_network("mdsr_baseline", (2, 3))
+    exported = export.export_scales(network, tmp_path / "saved_model", check=False)
+    assert [(e.scale, e.path) for e in exported] == [(s, str(tmp_path / "saved_model" / f"x{s}")) for s in (2, 3)]
+    predictor = load_predictor(str(tmp_path / "saved_model"))
+    assert predictor.scales == (2, 3)
+    image = export.test_image(11, 14)
+    for s in (2, 3):
+        out = predictor.upscale(image, s)
+        assert np.abs(out.astype(int) - keras_output(network, "mdsr_baseline", s, image)).max() <= 1
 
 
 def test_failed_check_writes_nothing(tmp_path, monkeypatch):
@@ -75,4 +91,4 @@ def test_export_command_on_a_run_directory(tmp_path, make_run, assert_quiet):
 
 def test_export_of_a_missing_run_names_it(tmp_path):
     with pytest.raises(ValueError, match="missing"):
-        load_training_network(str(tmp_path / "missing"))
+        models.open_network(str(tmp_path / "missing"))

@@ -101,6 +101,13 @@ def test_no_library_module_imports_the_command_layer():
     assert not offending, "\n".join(offending)
 
 
+def test_inference_imports_nothing_from_training():
+    """Opening a network is a models service (models.opening): inference needs no training code."""
+    offending = [f"{name} imports {target}" for name, targets in import_graph().items() if layer(name) == "inference"
+                 for target in sorted(targets) if layer(target) == "training"]
+    assert not offending, "\n".join(offending)
+
+
 def test_importing_sr_tf_does_nothing_beyond_importing():
     """No environment change, no argv sniffing: the console filter belongs to the command entry points.
     sr_tf/__init__.py holds its docstring and constants, nothing else."""

@@ -1,5 +1,7 @@
 """The model zoo: every registered model through the shared harness (conftest.run_model_test), exact
 parameter counts, geometry, block variants, layers, inference heads."""
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -258,3 +260,14 @@ def test_describe_refuses_a_plain_keras_model():
     plain = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Conv2D(3, 1)])
     with pytest.raises(ValueError, match="not an sr_tf network"):
         models.describe(plain, "plain.keras")
+
+
+def test_a_model_registered_later_is_listed():
+    from sr_tf.models import specs
+
+    models.register(dataclasses.replace(models.get_spec("edsr_baseline"), name="edsr_later", parameters={2: 1}))
+    try:
+        assert models.model_names()[-1] == "edsr_later"
+        assert ("edsr_later", 2, 1) in models.zoo_table()
+    finally:
+        del specs._SPECS["edsr_later"]

@@ -11,10 +11,10 @@ from sr_tf.data.images import write_png
 from sr_tf.data.pipeline import (
     grid_patches_per_image,
     patch_geometry,
-    patch_settings,
     patches_per_epoch,
     training_dataset,
 )
+from sr_tf.training.recipes import patch_settings
 
 
 def coordinate_pair(folder, name, lr_h, lr_w, scale, salt=0):

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 from sr_tf import models
-from sr_tf.inference.predictor import ModelError, load_predictor, load_training_network
+from sr_tf.inference.predictor import ModelError, load_predictor
 from sr_tf.models import pretrained_registry as registry
-from sr_tf.training import runs
 from sr_tf.training.trainer import warm_start
 from tiny import TINY_BTSRN
 
@@ -62,12 +61,12 @@ def test_pretrained_specs_in_predictor_export_and_warm_start(tiny_entry):
     predictor = load_predictor("pretrained:tiny_x2")
     lr = np.random.default_rng(0).integers(0, 256, (9, 11, 3), dtype=np.uint8)
     assert predictor.scales == (2,) and predictor.upscale(lr, 2).shape == (18, 22, 3)
-    assert models.describe(load_training_network("pretrained:tiny_x2")) == models.describe(network)
+    assert models.describe(models.open_network("pretrained:tiny_x2")) == models.describe(network)
     fresh = models.build_model("btsrn", 2, **TINY_BTSRN)
     copied, skipped = warm_start(fresh, "pretrained:tiny_x2")
     assert len(copied) == len(fresh.weights) and not skipped
     np.testing.assert_array_equal(fresh.weights[0].numpy(), network.weights[0].numpy())
-    assert isinstance(runs.open_network("pretrained:tiny_x2"), models.SRNetwork)
+    assert isinstance(models.open_network("pretrained:tiny_x2"), models.SRNetwork)
 
 
 # The six networks the package ships, with the papers' parameter counts.

@@ -47,7 +47,7 @@ def tiny_config(run_dir, folder, **overrides):
 
 
 def weights_of(run_dir):
-    network = runs.load_network(run_dir)
+    network = models.open_network(run_dir)
     return [w.numpy() for w in network.weights]
 
 
@@ -69,7 +69,7 @@ def test_a_run_writes_flags_checkpoints_logs_and_a_saved_model(tmp_path, photo_f
     assert "--model=btsrn" in flags and "--steps=6" in flags and f"--run_dir={run_dir}" in flags
     description = json.loads((run_dir / "model.json").read_text())  # the network's own description
     assert description == {"model": "btsrn", "scales": [2], "options": {"block": "pconv", **TINY_BTSRN}}
-    assert description == models.describe(runs.load_network(run_dir))
+    assert description == models.describe(models.open_network(run_dir))
     assert runs.latest_checkpoint(run_dir).endswith("ckpt-6")
     tags = event_tags(run_dir / "logs")
     assert {"loss", "learning_rate", "steps_per_second", "psnr_x2", "bicubic_psnr_x2",
@@ -77,7 +77,7 @@ def test_a_run_writes_flags_checkpoints_logs_and_a_saved_model(tmp_path, photo_f
     reloaded = tf.saved_model.load(result.saved_model)
     lr = np.random.default_rng(0).integers(0, 256, (11, 13, 3), dtype=np.uint8)
     assert "serving_default" in reloaded.signatures
-    network = runs.load_network(run_dir)
+    network = models.open_network(run_dir)
     from sr_tf.models import build_inference_model
 
     expected = build_inference_model(network, "btsrn", 2)(lr[None])[0].numpy()
@@ -154,7 +154,7 @@ def test_warm_start_copies_matching_weights_from_an_x2_run(tmp_path, photo_folde
     x2 = tmp_path / "x2"
     edsr = dict(model="edsr_baseline", model_options=TINY_EDSR, hr_patch=None, lr_patch=8, loss="l1")
     train(tiny_config(x2, photo_folder, steps=2, **edsr))
-    source = dict((w.path, w.numpy()) for w in runs.load_network(x2).weights)
+    source = dict((w.path, w.numpy()) for w in models.open_network(x2).weights)
     from sr_tf.models import build_model
 
     for scale, fresh in ((4, {"up_1_conv/kernel", "up_1_conv/bias"}), (3, {"up_0_conv/kernel", "up_0_conv/bias"})):
@@ -264,7 +264,7 @@ def test_a_folder_without_val_data_holds_out_images_or_says_it_validates_on_trai
 def test_a_checkpoint_holds_weights_and_optimizer_only(tmp_path, photo_folder):
     run_dir = tmp_path / "run"
     train(tiny_config(run_dir, photo_folder, steps=3))
-    network = runs.load_network(run_dir)
+    network = models.open_network(run_dir)
     weight_bytes = 4 * sum(int(np.prod(w.shape)) for w in network.weights)
     data = sum(p.stat().st_size for p in (run_dir / "checkpoints").glob("ckpt-3.data-*"))
     images = sum(int(np.prod(Image.open(f).size)) * 3 for f in photo_folder.glob("*.png"))  # decoded HR bytes

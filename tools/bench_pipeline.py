@@ -29,7 +29,8 @@ SETUPS = {"btsrn": 32, "edsr_baseline": 16, "edsr": 16}
 
 def pipeline_rate(pairs, name, batch_size, cache, batches, warmup):
     """Patches per second the training pipeline delivers (timed after `warmup` batches)."""
-    from sr_tf.data.pipeline import patch_settings, training_dataset
+    from sr_tf.data.pipeline import training_dataset
+    from sr_tf.training.recipes import patch_settings
 
     ds = training_dataset(pairs, batch_size, **patch_settings(name), cache=cache, seed=0)
     iterator = iter(ds)
@@ -92,7 +93,8 @@ def step_seconds(name, scale, batch, steps):
 
 def measure(pairs, name, scale, steps, batches, warmup):
     """One table row: step time, consumption and pipeline rates for model `name`."""
-    from sr_tf.data.pipeline import patch_settings, training_dataset
+    from sr_tf.data.pipeline import training_dataset
+    from sr_tf.training.recipes import patch_settings
 
     batch_size = SETUPS[name]
     first = next(iter(training_dataset(pairs, batch_size, **patch_settings(name), seed=0)))

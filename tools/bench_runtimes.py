@@ -193,13 +193,12 @@ def photo_run(name, run, photo, folder):
     resident memory and its output line. `run`: a --precision value or an export folder kind."""
     model, precision = f"pretrained:{name}", run
     if run.endswith("int8_export"):
-        from sr_tf import export
-        from sr_tf.inference.predictor import load_training_network
+        from sr_tf import export, models
 
         model = os.path.join(folder, f"{name}_{run}")
         if not os.path.isdir(model):
             file_format = "tflite" if run.startswith("tflite") else "onnx"
-            export.export_network_file(load_training_network(f"pretrained:{name}"), None,
+            export.export_network_file(models.open_network(f"pretrained:{name}"), None,
                                        int(name.rsplit("_x", 1)[1]), model, file_format, quantization="int8",
                                        max_psnr_loss=1.0)
         precision = "auto"
@@ -232,7 +231,6 @@ def benchmark_model(name, settings, folder):
     import keras
 
     from sr_tf import models
-    from sr_tf.inference.predictor import load_training_network
 
     if settings["quick"]:
         keras.utils.set_random_seed(0)
@@ -241,7 +239,7 @@ def benchmark_model(name, settings, folder):
                 "edsr_baseline": dict(num_blocks=1, num_features=8)}[family]
         network = models.build_model(family, int(scale), **tiny)
     else:
-        network = load_training_network(f"pretrained:{name}")
+        network = models.open_network(f"pretrained:{name}")
     family, scale = models.describe(network)["model"], models.scales_of(network)[0]
     predictors, skipped = {}, {}
     for kind in [p for p in settings["paths"] if p in ALL_PATHS]:

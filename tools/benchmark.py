@@ -326,12 +326,13 @@ def training(settings):
     import keras
 
     from sr_tf.data import pipeline, sources
+    from sr_tf.training import recipes
 
     rows = []
     for name, scale, batch_size in settings["training_setups"]:
         keras.utils.set_random_seed(0)
         pairs = sources.open_pairs(settings["train_data"], scale, "train")
-        patches = pipeline.patch_settings(name)
+        patches = recipes.patch_settings(name)
         dataset = pipeline.training_dataset(pairs, batch_size, **patches, seed=0, cache="memory")
         step = train_step_for(name, scale, batch_size, settings["options"].get(name, {}))
         feeds = {"pipeline": iter(dataset), "cached_batch": iter(dataset.take(1).cache().repeat())}

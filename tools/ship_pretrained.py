@@ -16,7 +16,7 @@ import pathlib
 from absl import flags
 
 from sr_tf.commands import cli
-from sr_tf.core.files import temporary_sibling
+from sr_tf.core.files import temporary_sibling, write_atomically
 
 COMMAND = cli.Command("ship_pretrained", __doc__, required=("run", "name", "benchmark_dir"))
 FLAGS = COMMAND.flags
@@ -47,20 +47,18 @@ def scores(network, benchmark_dir):
 
 
 def save_weights(network, path, float16):
-    """Writes the .weights.h5 atomically; with float16 the stored arrays are float16."""
-    saved = temporary_sibling(path) + ".weights.h5"  # Keras wants the suffix
-    compact = temporary_sibling(path)
+    """Writes the .weights.h5 (not atomically: `ship` writes into a temporary name); with float16
+    the stored arrays are float16."""
+    if not float16:
+        network.save_weights(path)
+        return
+    full = temporary_sibling(path, ".weights.h5")  # Keras wants the suffix
     try:
-        network.save_weights(saved)
-        if float16:
-            float16_weights_file(saved, compact)
-            os.replace(compact, path)
-        else:
-            os.replace(saved, path)
+        network.save_weights(full)
+        float16_weights_file(full, path)
     finally:
-        for leftover in (saved, compact):
-            if os.path.exists(leftover):
-                os.remove(leftover)
+        if os.path.exists(full):
+            os.remove(full)
 
 
 def load_weights_file(description, path):
@@ -99,28 +97,26 @@ def ship(run, name, benchmark_dir, trained, max_float16_loss=0.01, weights_dir=W
     from sr_tf import models
     from sr_tf.core.files import write_text_atomically
     from sr_tf.models import pretrained_registry as registry
-    from sr_tf.training import runs
 
-    network = runs.open_network(run)
+    network = models.open_network(run)
     description = models.describe(network)
     weights_dir = pathlib.Path(weights_dir)
     weights_dir.mkdir(parents=True, exist_ok=True)
     path = weights_dir / f"{name}.weights.h5"
     full = scores(network, benchmark_dir)
     # Score the float16 file as written; it ships only if it scores like the float32 network.
-    candidate = pathlib.Path(temporary_sibling(path) + ".weights.h5")
-    try:
-        save_weights(network, candidate, float16=True)
-        half = scores(load_weights_file(description, candidate), benchmark_dir)
+    half = loss = None
+
+    def write(temp):
+        nonlocal half, loss
+        save_weights(network, temp, float16=True)
+        half = scores(load_weights_file(description, temp), benchmark_dir)
         loss = max(abs(full[s]["psnr"] - half[s]["psnr"]) for s in SETS)
-        float16 = loss <= max_float16_loss
-        if float16:
-            os.replace(candidate, path)
-        else:
-            save_weights(network, path, float16=False)
-    finally:
-        if candidate.exists():
-            candidate.unlink()
+        if loss > max_float16_loss:
+            save_weights(network, temp, float16=False)
+
+    write_atomically(path, write, suffix=".weights.h5")
+    float16 = loss <= max_float16_loss
     final = half if float16 else full  # the scores of exactly the stored weights
     stored = load_weights_file(description, path)
     for trained_weight, stored_weight in zip(network.weights, stored.weights):

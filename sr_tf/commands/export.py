@@ -15,8 +15,6 @@ It reloads what it wrote, checks it against the Keras network and says how close
 fails, writing nothing, otherwise. Every folder it writes works as --model in evaluate, upscale
 and figure. An MDSR network gives one export per scale in <dir>/x<s> unless --scale picks one.
 """
-import os
-
 from absl import flags
 
 from sr_tf.commands import cli
@@ -47,9 +45,8 @@ flags.DEFINE_float("max_psnr_loss", 0.1, "int8: the largest PSNR loss (dB) again
 def export_command(run, output, tflite=False, scale=None, file_format="saved_model", quantize="none",
                    calibration_data="samples", max_psnr_loss=0.1):
     from sr_tf import models
-    from sr_tf.core.files import check_writable, writing
-    from sr_tf.export import export_checked, export_network_file
-    from sr_tf.inference.predictor import load_training_network
+    from sr_tf.core.files import check_writable
+    from sr_tf.export import export_scales
 
     if quantize == "int8" and file_format == "saved_model":
         file_format = "onnx"  # int8 ONNX (percentile calibration) unless --format=tflite asks for int8 TFLite
@@ -58,23 +55,17 @@ def export_command(run, output, tflite=False, scale=None, file_format="saved_mod
     if max_psnr_loss < 0:
         raise cli.UsageError(f"--max_psnr_loss must be >= 0, got {max_psnr_loss}")
     check_writable(output)
-    network = load_training_network(run)
+    network = models.open_network(run)
     name, scales = models.describe(network)["model"], models.scales_of(network)
     if scale is not None:
         if scale not in scales:
             raise ValueError(f"--scale={scale}: {run} holds {name} for {', '.join(f'x{s}' for s in scales)}")
         scales = (scale,)
-    for s in scales:
-        target = output if len(scales) == 1 else os.path.join(output, f"x{s}")
-        with writing(target):  # a write that fails (no space left, ...): one line naming the target
-            if file_format == "saved_model":
-                lines = export_checked(network, name, s, target, tflite)
-            else:
-                lines = export_network_file(network, name, s, target, file_format, quantize, calibration_data,
-                                            max_psnr_loss)
-        what = "" if file_format == "saved_model" else f" as {'int8 ' if quantize == 'int8' else ''}{file_format}"
-        print(f"exported {name} x{s}{what} to {os.path.abspath(target)}")
-        for line in lines:
+    what = "" if file_format == "saved_model" else f" as {'int8 ' if quantize == 'int8' else ''}{file_format}"
+    for exported in export_scales(network, output, file_format, tflite, quantize, calibration_data, max_psnr_loss,
+                                  scales=scales):
+        print(f"exported {name} x{exported.scale}{what} to {exported.path}")
+        for line in exported.lines:
             print(f"  {line}")
 
 

@@ -4,6 +4,8 @@ Flags left unset take the model's recipe (--recipe; the numbers are in sr_tf/mod
 flags are TrainConfig's fields (sr_tf/training/config.py). The effective flags are written to
 <run_dir>/flags.cfg; rerunning the same command resumes the run.
 """
+import functools
+
 from absl import logging
 
 from sr_tf.commands import cli
@@ -24,13 +26,10 @@ def config_from_flags(values=FLAGS):
 def train(config):
     """Trains (or resumes) the run and, with `config.export`, exports its inference SavedModel:
     what the command does, as a library call. Returns the trainer's TrainResult."""
-    from sr_tf import export, models
+    from sr_tf import export
     from sr_tf.training import trainer
 
-    def exporter(network, scale, folder):
-        return export.export_saved_model(network, models.describe(network)["model"], scale, folder)
-
-    return trainer.train(config, exporter=exporter)
+    return trainer.train(config, exporter=functools.partial(export.export_scales, check=False))
 
 
 def train_command(values=FLAGS):

@@ -18,9 +18,12 @@ import numpy as np
 
 from sr_tf import models
 from sr_tf.convert.torch_files import TorchFileError, read_state_dict
-from sr_tf.models.edsr import DIV2K_MEAN, RGB_RANGE
+from sr_tf.models.edsr import DIV2K_MEAN, RGB_RANGE, UPSAMPLER_STEPS
 
-EDSR_MODELS = ("edsr_baseline", "edsr", "mdsr_baseline", "mdsr")
+
+def converts_to(source):
+    """The models whose spec says checkpoints of `source` (edsr_pytorch, btsrn_release) convert to them."""
+    return tuple(name for name in models.model_names() if models.get_spec(name).converts_from == source)
 
 
 class ConversionError(ValueError):
@@ -40,10 +43,6 @@ def _shuffle_permutation(channels_out, r):
     return np.array([(k % c) * r * r + k // c for k in range(channels_out)])
 
 
-def _upsampler_steps(scale):
-    return {2: [2], 3: [3], 4: [2, 2]}[scale]
-
-
 def _edsr_layout(state, model, scales):
     """{sr_tf layer name: (kernel key, bias key, shuffle r or 0)} for the official key layout."""
     multi = models.get_spec(model).multi_scale
@@ -59,11 +58,11 @@ def _edsr_layout(state, model, scales):
             for j in range(2):
                 layout[f"pre_x{s}_{j}_conv1"] = (f"pre_process.{k}.{j}.body.0", 0)
                 layout[f"pre_x{s}_{j}_conv2"] = (f"pre_process.{k}.{j}.body.2", 0)
-            for j, r in enumerate(_upsampler_steps(s)):
+            for j, r in enumerate(UPSAMPLER_STEPS[s]):
                 layout[f"up_x{s}_{j}_conv"] = (f"upsample.{k}.{2 * j}", r)
     else:
         layout["tail"] = ("tail.1", 0)
-        for j, r in enumerate(_upsampler_steps(scales[0])):
+        for j, r in enumerate(UPSAMPLER_STEPS[scales[0]]):
             layout[f"up_{j}_conv"] = (f"tail.0.{2 * j}", r)
     return num_blocks, layout
 
@@ -100,7 +99,7 @@ def _check_residual_scaling(path, model, num_features, options):
     spec = models.get_spec(model)
     if "res_scale" in options:
         return
-    for other in EDSR_MODELS:
+    for other in converts_to("edsr_pytorch"):
         defaults = models.get_spec(other).defaults
         if (models.get_spec(other).multi_scale == spec.multi_scale and defaults["num_features"] == num_features
                 and defaults["res_scale"] != spec.defaults["res_scale"]):
@@ -116,8 +115,9 @@ def from_edsr_pytorch(path, model, scale, **options):
     state_dict. `scale`: an int, or for MDSR the tuple of the checkpoint's branches in order.
     num_blocks and num_features come from the tensors; res_scale from the model's default or
     `options`."""
-    if model not in EDSR_MODELS:
-        raise ConversionError(f"--model={model}: EDSR-PyTorch checkpoints convert to {', '.join(EDSR_MODELS)}")
+    targets = converts_to("edsr_pytorch")
+    if model not in targets:
+        raise ConversionError(f"--model={model}: EDSR-PyTorch checkpoints convert to {', '.join(targets)}")
     spec = models.get_spec(model)
     try:
         scales = spec.scales(scale)

@@ -8,7 +8,7 @@ def convert_checkpoint(source, input_path, model, scales, output, export_dir=Non
     import numpy as np
 
     from sr_tf import convert, export, models
-    from sr_tf.core.files import check_writable, temporary_sibling, writing
+    from sr_tf.core.files import check_writable, write_atomically
 
     if not output.endswith(".keras"):
         raise ValueError(f"--output={output} must end with .keras")
@@ -16,14 +16,16 @@ def convert_checkpoint(source, input_path, model, scales, output, export_dir=Non
         if path:
             check_writable(path)  # before the work; missing parent folders are made when writing
     options = {} if res_scale is None else {"res_scale": res_scale}
+    targets = convert.converts_to(source)  # the specs say which models the source's checkpoints become
+    if model is None and len(targets) != 1:
+        raise ValueError(f"--model is needed for --from={source} ({', '.join(targets)})")
+    if model is not None and model not in targets:
+        raise ValueError(f"--from={source} converts to --model={' / '.join(targets)}, not {model}")
+    model = model or targets[0]
     if source == "edsr_pytorch":
-        if model is None:
-            raise ValueError("--model is needed for --from=edsr_pytorch (edsr_baseline, edsr, mdsr_baseline, mdsr)")
         scale = tuple(scales) if models.get_spec(model).multi_scale else scales[0]
         network = convert.from_edsr_pytorch(input_path, model, scale, **options)
     else:
-        if model not in (None, "btsrn"):
-            raise ValueError(f"--from=btsrn_release converts to --model=btsrn, not {model}")
         network = convert.from_btsrn_release(input_path, scales[0])
     description = models.describe(network)
     lines = [f"read {input_path}: {len(network.trainable_weights)} tensors",
@@ -35,24 +37,19 @@ def convert_checkpoint(source, input_path, model, scales, output, export_dir=Non
     for s, sr in reference.items():
         if sr.shape[1:3] != (image.shape[0] * s, image.shape[1] * s) or not np.all(np.isfinite(sr)):
             raise convert.ConversionError(f"the converted network gives a wrong or non-finite x{s} output")
-    temp = temporary_sibling(output) + ".keras"
-    with writing(output):  # makes the missing folders (removed again if a step fails)
-        try:
-            network.save(temp)
-            reloaded = models.load_keras_network(temp)
-            for s, sr in reference.items():
-                again = models.build_inference_model(reloaded, scale=s, quantize=False)(image[None]).numpy()
-                if not np.array_equal(again, sr):
-                    raise convert.ConversionError(f"{output} does not reproduce the converted network at x{s}")
-            if export_dir:
-                for s in models.scales_of(network):
-                    target = export_dir if len(reference) == 1 else os.path.join(export_dir, f"x{s}")
-                    with writing(target):
-                        lines += export.export_checked(network, description["model"], s, target, tflite)
-            os.replace(temp, output)
-        finally:
-            if os.path.exists(temp):
-                os.remove(temp)
+
+    def write(temp):  # the checked .keras file (and the export) before the final rename
+        network.save(temp)
+        reloaded = models.load_keras_network(temp)
+        for s, sr in reference.items():
+            again = models.build_inference_model(reloaded, scale=s, quantize=False)(image[None]).numpy()
+            if not np.array_equal(again, sr):
+                raise convert.ConversionError(f"{output} does not reproduce the converted network at x{s}")
+        if export_dir:
+            lines.extend(line for exported in export.export_scales(network, export_dir, tflite=tflite)
+                         for line in exported.lines)
+
+    write_atomically(output, write, suffix=".keras")  # Keras wants the suffix
     lines.append(f"wrote {os.path.abspath(output)} (reloaded: identical outputs on a {image.shape[1]}x{image.shape[0]} "
                  "test image)")
     return lines

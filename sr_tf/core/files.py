@@ -1,4 +1,6 @@
-"""Writing files and folders so that a reader never sees half of one: temp name, then rename.
+"""Writing files and folders so that a reader never sees half of one: temp name, then rename. This
+module is the one place that does it (`write_atomically` with a writer callback; bytes, text and
+folders on top of it).
 
 Every output is checked before the work starts (`check_writable`), and every write runs inside
 `writing(path)`, which makes the missing parent folders, removes them again if the write fails,
@@ -7,7 +9,6 @@ names the path.
 """
 import contextlib
 import os
-import pathlib
 import shutil
 import sys
 import tempfile
@@ -85,25 +86,59 @@ def writing(path):
         raise output_error(path, error) from error
 
 
-def write_text_atomically(path, text):
-    """Writes `text` to a temporary file beside `path`, then renames it: never a half-written file."""
-    path = pathlib.Path(path)
-    with writing(path):
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_text(text)
-            tmp.replace(path)
-        finally:
-            tmp.unlink(missing_ok=True)
-
-
-def temporary_sibling(path):
-    """A fresh name next to `path` (same folder, so os.replace is atomic)."""
+def temporary_sibling(path, suffix=".tmp"):
+    """A fresh hidden name next to `path` (same folder, so os.replace is atomic), ending in `suffix`."""
     path = os.path.abspath(os.fspath(path))
-    return os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp")
+    return os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}{suffix}")
 
 
-def replace_directory(source, target):
+def write_atomically(path, write, suffix=".tmp"):
+    """Runs `write(temp)` on a fresh name beside `path`, then renames the file to `path`: a reader
+    never sees half a file. `write` may check what it wrote and raise; then nothing is left (the
+    missing folders made for it are removed too). `suffix`: what the temporary name ends with, for
+    writers that insist on one (Keras: `.keras`). Inside `writing(path)`; returns the absolute path."""
+    with writing(path) as path:
+        temp = temporary_sibling(path, suffix)
+        try:
+            write(temp)
+            os.replace(temp, path)
+        finally:
+            if os.path.lexists(temp):
+                os.remove(temp)
+    return path
+
+
+def write_bytes_atomically(path, content):
+    """Writes `content` to `path` atomically (`write_atomically`)."""
+    def write(temp):
+        with open(temp, "xb") as f:  # a normal open keeps the user's umask (mkstemp would make it 0600)
+            f.write(content)
+
+    return write_atomically(path, write)
+
+
+def write_text_atomically(path, text):
+    """Writes `text` (UTF-8) to `path` atomically (`write_atomically`)."""
+    return write_bytes_atomically(path, text.encode("utf-8"))
+
+
+def write_directory_atomically(path, write):
+    """Runs `write(temp)` to fill a fresh folder beside `path`, then puts that folder in place of
+    `path` (an older folder there is removed once the new one is in place). As `write_atomically`:
+    nothing is left when `write` raises. Returns the absolute path."""
+    with writing(path) as path:
+        temp = temporary_sibling(path)
+        try:
+            os.mkdir(temp)
+            write(temp)
+            _replace_directory(temp, path)
+        finally:
+            if os.path.isdir(temp):
+                shutil.rmtree(temp)
+    return path
+
+
+def _replace_directory(source, target):
     """Moves the finished directory `source` to `target`, replacing an older `target`."""
     if os.path.isdir(target):
         old = temporary_sibling(target)

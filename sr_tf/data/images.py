@@ -5,15 +5,15 @@ channels, an alpha channel is dropped (logged once per process), 16-bit samples 
 round(x / 257) and the EXIF orientation of JPEG / TIFF / WebP photos is applied (they come out
 upright, as viewers show them; PNG files are taken as stored).
 """
+import io
 import os
 import struct
-import uuid
 
 import numpy as np
 from absl import logging
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from sr_tf.core.files import writing
+from sr_tf.core.files import write_bytes_atomically
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -32,6 +32,23 @@ class ImageError(ValueError):
 
 def has_image_extension(path):
     return os.path.splitext(str(path))[1].lower() in IMAGE_EXTENSIONS
+
+
+def is_inside(path, folder):
+    """True when `path` is `folder` or lies under it."""
+    folder = os.path.abspath(folder)
+    return os.path.commonpath([os.path.abspath(path), folder]) == folder
+
+
+def list_images(folder, recursive=True, skip=None):
+    """Image files in `folder` (and with `recursive` its subfolders), sorted; hidden files and
+    folders are left out, and so are the subfolders under `skip` (e.g. an output folder inside it)."""
+    found = []
+    for here, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if recursive and not d.startswith(".")
+                         and not (skip and is_inside(os.path.join(here, d), skip)))
+        found += [os.path.join(here, f) for f in sorted(files) if not f.startswith(".") and has_image_extension(f)]
+    return found
 
 
 def png_header(path):
@@ -177,15 +194,6 @@ def write_png(path, array):
         array = array[..., 0]
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[-1] == 3)):
         raise ValueError(f"write_png({path}): expected H x W or H x W x 3 pixels, got shape {array.shape}")
-    with writing(path) as path:  # OutputError naming `path` when it cannot be written
-        folder = os.path.dirname(path)
-        temp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            with open(temp, "xb") as f:  # a normal open keeps the user's umask (mkstemp would make it 0600)
-                Image.fromarray(array).save(f, format="PNG")
-            os.replace(temp, path)
-        except BaseException:
-            if os.path.exists(temp):
-                os.remove(temp)
-            raise
-
+    encoded = io.BytesIO()
+    Image.fromarray(array).save(encoded, format="PNG")
+    write_bytes_atomically(path, encoded.getvalue())  # OutputError naming `path` when it cannot be written

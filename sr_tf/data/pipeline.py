@@ -16,7 +16,6 @@ from absl import logging
 
 from sr_tf.data.pairs import DatasetError
 from sr_tf.data.dihedral import NUM_TRANSFORMS, dihedral
-from sr_tf.models import get_spec
 
 MODES = ("random", "grid")
 GRID_BORDER = 12  # the release's grid: 12-pixel HR border, stride hr_patch - 2 * border (84 for 108)
@@ -25,16 +24,6 @@ RANDOM_SHUFFLE_BATCHES = 8  # random mode: patch shuffle buffer = 8 batches
 _FILE_CACHE_IMAGE_BUFFER = 16  # decoded images held for shuffling after a file cache
 
 Geometry = collections.namedtuple("Geometry", "mode scale lr_patch hr_patch border stride")
-
-
-def patch_settings(model, recipe="release"):
-    """The `training_dataset` patch options of a model's recipe (e.g. 'btsrn': the release's grid)."""
-    values = get_spec(model).recipe(recipe)
-    if values.patch_mode == "grid":
-        return {"mode": "grid", "hr_patch": values.hr_patch, "border": GRID_BORDER,
-                "stride": values.hr_patch - 2 * GRID_BORDER}
-    size = {"hr_patch": values.hr_patch} if values.hr_patch else {"lr_patch": values.lr_patch}
-    return {"mode": values.patch_mode, **size}
 
 
 def patch_geometry(scale, mode="random", lr_patch=None, hr_patch=None, border=GRID_BORDER, stride=None):

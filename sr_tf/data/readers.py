@@ -9,7 +9,7 @@ import os
 
 from absl import logging
 
-from sr_tf.data.images import IMAGE_EXTENSIONS, has_image_extension
+from sr_tf.data.images import IMAGE_EXTENSIONS, is_inside, list_images
 from sr_tf.data.pairs import DatasetError, FilePairSet, default_cache_dir
 
 SPLITS = ("train", "valid", "train_valid")
@@ -128,7 +128,7 @@ def image_folder(folder, scale, cache_dir=None):
     without the extension."""
     folder = os.fspath(folder)
     cache_dir = cache_dir or default_cache_dir()
-    hr_files = [f for f in _list_images(folder, recursive=True) if not _inside(f, cache_dir)]
+    hr_files = [f for f in _list_images(folder, recursive=True) if not is_inside(f, cache_dir)]
     if not hr_files:
         raise DatasetError(f"no images ({', '.join(_extensions())}) in folder {folder} (outside the cache)")
     names = _unique_names([os.path.relpath(f, folder) for f in hr_files])
@@ -160,10 +160,7 @@ def _extensions():
 def _list_images(folder, recursive):
     if not os.path.isdir(folder):
         raise DatasetError(f"image folder not found: {folder}")
-    found = []
-    for here, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
-        found += [os.path.join(here, f) for f in sorted(files) if not f.startswith(".") and has_image_extension(f)]
+    found = list_images(folder, recursive)
     if not found:
         raise DatasetError(f"no images ({', '.join(_extensions())}) in folder {folder}")
     return found
@@ -171,11 +168,6 @@ def _list_images(folder, recursive):
 
 def _existing(path):
     return path if os.path.isfile(path) else None
-
-
-def _inside(path, folder):
-    folder = os.path.abspath(folder)
-    return os.path.commonpath([os.path.abspath(path), folder]) == folder
 
 
 def _unique_names(relative_paths):

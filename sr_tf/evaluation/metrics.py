@@ -24,6 +24,8 @@ import dataclasses
 
 import numpy as np
 
+from sr_tf.models import quantize  # the SR is rounded as the inference model rounds it
+
 CHANNELS = ("y", "rgb")
 _Y_WEIGHTS = np.array([65.481, 128.553, 24.966])  # MATLAB rgb2ycbcr, for 0..255 values
 _SSIM_WINDOW, _SSIM_SIGMA, _SSIM_K1, _SSIM_K2 = 11, 1.5, 0.01, 0.03
@@ -107,15 +109,6 @@ class ProtocolOverrides:
 
     def protocol_for(self, pairs, scale):
         return protocol_for(pairs, scale, self.channel, self.shave, self.round_y)
-
-
-def quantize(image):
-    """uint8 of an image: floats (0..255 units) are rounded half up and clipped, in float32 exactly
-    as the inference model's QuantizeUint8 layer does; uint8 passes through."""
-    image = np.asarray(image)
-    if image.dtype == np.uint8:
-        return image
-    return np.clip(np.floor(image.astype(np.float32) + np.float32(0.5)), 0, 255).astype(np.uint8)
 
 
 def _compared_values(sr, hr, protocol, gray):

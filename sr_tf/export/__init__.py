@@ -1,4 +1,6 @@
-"""SavedModel and TFLite export of a network's full-image inference.
+"""SavedModel and TFLite export of a network's full-image inference. `export_scales` is the one
+export path (training, the export command and convert use it): every scale of a network into a
+folder (one scale) or its x<s> subfolders, in any --format / --quantize.
 
 The SavedModel has three signatures, on images of any size:
 
@@ -16,6 +18,7 @@ the shape it must have.
 so `sr_tf.evaluate` and `sr_tf.upscale` can load it. TFLite files carry the same two
 signatures and contain builtin ops only (BTSRN's bicubic is a convolution, not ResizeBicubic).
 """
+import dataclasses
 import json
 import os
 import shutil
@@ -25,9 +28,9 @@ import warnings
 import numpy as np
 
 from sr_tf import models
-from sr_tf.core.files import replace_directory, temporary_sibling
+from sr_tf.core.files import write_directory_atomically, writing
 from sr_tf.core.lazy import keras, tf  # imported at first use: `python -m sr_tf.export --help` needs neither
-from sr_tf.evaluation.metrics import quantize
+from sr_tf.models import quantize
 from sr_tf.inference.saved_models import (  # noqa: F401  (the format's names, re-exported)
     FORMAT,
     METADATA_FILE,
@@ -52,6 +55,7 @@ SIGNATURES = {
     "upscale_batch": "images: uint8 [N, H, W, 3] -> images: uint8 [N, s*H, s*W, 3]",
 }
 TFLITE_SIGNATURES = ("serving_default", "upscale_float")
+DEFAULT_MAX_PSNR_LOSS = 0.1  # int8 network files: the largest PSNR loss (dB) accepted
 
 
 class ExportError(SavedModelError):
@@ -114,22 +118,48 @@ def metadata(network, name, scale, float_model):
     }
 
 
-def write_saved_model(network, name, scale, folder):
-    """Writes the x`scale` inference SavedModel and its sr_tf.json into `folder` (not atomic)."""
-    float_model = models.build_inference_model(network, name, scale, quantize=False)
-    _archive(float_model).write_out(folder, verbose=False)
-    os.makedirs(os.path.join(folder, "assets.extra"), exist_ok=True)
-    with open(os.path.join(folder, METADATA_FILE), "w") as f:
-        json.dump(metadata(network, name, scale, float_model), f, indent=2)
-        f.write("\n")
+@dataclasses.dataclass
+class Exported:
+    """One scale's export: the folder written and the lines saying how close its files came."""
+
+    scale: int
+    path: str
+    lines: list
+
+
+def export_scales(network, output, file_format="saved_model", tflite=False, quantize="none",
+                  calibration_data="samples", max_psnr_loss=DEFAULT_MAX_PSNR_LOSS, scales=None, check=True):
+    """Exports `network` for each of `scales` (default: every scale it has) into `output` (one
+    scale) or `output`/x<s> (several): what training, the export command and convert write.
+
+    file_format "saved_model": the inference SavedModel (`tflite`: with model.tflite inside it),
+    checked against the Keras model unless `check=False`; "tflite" / "onnx": the network file
+    (`export_network_file`, always checked; `quantize="int8"`: in int8, calibrated on
+    `calibration_data`, refused past `max_psnr_loss` dB). Returns [Exported], in scale order."""
+    name = models.describe(network)["model"]
+    scales = models.scales_of(network) if scales is None else tuple(scales)
+    if file_format == "saved_model" and quantize != "none":
+        raise ExportError(f"a SavedModel is float; --quantize={quantize} writes --format=onnx or tflite")
+    output = os.path.abspath(os.fspath(output))
+    exported = []
+    for s in scales:
+        target = output if len(scales) == 1 else os.path.join(output, f"x{s}")
+        with writing(target):  # a write that fails (no space left, ...): one OutputError naming the target
+            if file_format == "saved_model":
+                lines = _export_saved_model(network, name, s, target, tflite, check)
+            else:
+                lines = export_network_file(network, name, s, target, file_format, quantize, calibration_data,
+                                            max_psnr_loss)
+        exported.append(Exported(s, target, lines))
+    return exported
 
 
 def export_saved_model(network, name, scale, output_dir):
-    """Writes the x`scale` inference SavedModel of `network` (model `name`) to `output_dir` and
-    returns the path; MDSR: one SavedModel per scale. Written to a temporary folder beside
-    `output_dir` and renamed at the end (an older export there is replaced)."""
+    """Writes the x`scale` inference SavedModel of `network` (model `name`) to `output_dir`, not
+    checked, and returns the path: one scale (`export_scales` writes every scale). Written to a
+    temporary folder beside `output_dir` and renamed at the end (an older export there is replaced)."""
     output_dir = os.path.abspath(os.fspath(output_dir))
-    _export(network, name, scale, output_dir, tflite=False, check=False)
+    _export_saved_model(network, name, scale, output_dir, tflite=False, check=False)
     return output_dir
 
 
@@ -137,7 +167,13 @@ def export_checked(network, name, scale, output_dir, tflite=False):
     """`export_saved_model` (plus `model.tflite` inside it with `tflite`) that reloads what it wrote
     and compares it with the Keras model on a test image before the final rename. Returns lines
     saying how close each file came; raises ExportError, leaving nothing behind, when one differs."""
-    return _export(network, name, scale, os.path.abspath(os.fspath(output_dir)), tflite, check=True)
+    return _export_saved_model(network, name, scale, os.path.abspath(os.fspath(output_dir)), tflite, check=True)
+
+
+def _write_json(path, value):
+    with open(path, "w") as f:
+        json.dump(value, f, indent=2)
+        f.write("\n")
 
 
 def _check_replaceable(output_dir):
@@ -151,28 +187,30 @@ def _check_replaceable(output_dir):
         raise ExportError(f"{output_dir} exists and is not an sr_tf SavedModel; not replacing it")
 
 
-def _export(network, name, scale, output_dir, tflite, check):
+def _export_saved_model(network, name, scale, output_dir, tflite, check):
+    """The SavedModel (and model.tflite) of one scale, from one inference model: written, converted
+    and checked in a temporary folder that replaces `output_dir` at the end. Returns the check's lines."""
     _check_replaceable(output_dir)
-    os.makedirs(os.path.dirname(output_dir), exist_ok=True)
-    temp = temporary_sibling(output_dir)
+    float_model = models.build_inference_model(network, name, scale, quantize=False)
     lines = []
-    try:
-        write_saved_model(network, name, scale, temp)
+
+    def write(temp):
+        _archive(float_model).write_out(temp, verbose=False)
+        os.makedirs(os.path.join(temp, "assets.extra"), exist_ok=True)
+        _write_json(os.path.join(temp, METADATA_FILE), metadata(network, name, scale, float_model))
         if tflite:
-            export_tflite(network, name, scale, os.path.join(temp, TFLITE_FILE))
+            with open(os.path.join(temp, TFLITE_FILE), "wb") as f:
+                f.write(convert_tflite(float_model, f"{name} x{scale}"))
         if check:
-            lines = [line.replace(temp, output_dir) for line in check_export(network, name, scale, temp)]
-        replace_directory(temp, output_dir)
-    finally:
-        if os.path.isdir(temp):
-            shutil.rmtree(temp)
+            lines.extend(line.replace(temp, output_dir) for line in check_export(float_model, temp))
+
+    write_directory_atomically(output_dir, write)
     return lines
 
 
 # ------------------------------------------------------------------------- network files
 
 NETWORK_METADATA_FILE = "sr_tf.json"  # beside model.tflite / model.onnx in an export folder
-DEFAULT_MAX_PSNR_LOSS = 0.1
 
 
 def calibration_split(data_spec, scale):
@@ -210,16 +248,16 @@ def export_network_file(network, name, scale, output_dir, file_format, quantizat
     else:
         content = accelerated.convert_float_tflite(network, scale)
     file_name = "model.onnx" if file_format == "onnx" else "model.tflite"
-    os.makedirs(os.path.dirname(output_dir), exist_ok=True)
-    temp = temporary_sibling(output_dir)
-    try:
-        os.makedirs(temp)
+
+    def write(temp):
         path = os.path.join(temp, file_name)
         with open(path, "wb") as f:
             f.write(content)
         predictor = accelerated.tflite_predictor(path) if file_format != "onnx" else accelerated.onnx_predictor(path)
         reference = network_predictor(network, scale=scale)
-        info = dict(predictor_info(path))
+        # what the file carries (accelerated.network_info), plus the check below
+        info = accelerated.network_info(network, scale, quantization if quantization == "int8" else "fp32",
+                                        reference.radii[scale])
         if quantization == "int8":
             change, float_psnr, int8_psnr = accelerated.psnr_change(reference, predictor, check, scale)
             line = (f"int8 PSNR change on {check.name} ({len(check)} images, not calibrated on): {change:+.3f} dB "
@@ -235,65 +273,40 @@ def export_network_file(network, name, scale, output_dir, file_format, quantizat
             float_out = np.asarray(predictor.float_fns[scale](tf.constant(image)), np.float32)
             lines.append(compare(f"{file_name} ({predictor.runtime})", quantize(float_out), float_out,
                                  quantize(float_ref.astype(np.float32)), float_ref))
-        with open(os.path.join(temp, NETWORK_METADATA_FILE), "w") as f:
-            json.dump(info, f, indent=2)
-            f.write("\n")
-        replace_directory(temp, output_dir)
-    finally:
-        if os.path.isdir(temp):
-            shutil.rmtree(temp)
-    return [line.replace(temp, output_dir) for line in lines]
+        _write_json(os.path.join(temp, NETWORK_METADATA_FILE), info)
+        lines[:] = [line.replace(temp, output_dir) for line in lines]
 
-
-def predictor_info(path):
-    from sr_tf.inference import runtimes
-
-    if path.endswith(".onnx"):
-        return runtimes.onnx_metadata(path)
-    with open(path, "rb") as f:
-        return runtimes.tflite_metadata(f.read())
+    write_directory_atomically(output_dir, write)
+    return lines
 
 
 # --------------------------------------------------------------------------------------- TFLite
 
 
-def convert_tflite(network, name, scale):
-    """TFLite flatbuffer bytes of the x`scale` inference model (the single-image signatures,
-    fixed [H, W, 3] shapes, builtin ops only), converted through a temporary SavedModel."""
-    float_model = models.build_inference_model(network, name, scale, quantize=False)
-    folder = temporary_sibling(os.path.join(tempfile.gettempdir(), "sr_tf_tflite"))
+def convert_tflite(float_model, what):
+    """TFLite flatbuffer bytes of the float inference model `float_model` (`what`, e.g. "btsrn x2",
+    names it in errors): the single-image signatures, fixed [H, W, 3] shapes, builtin ops only
+    (ExportError for Flex / custom ops), converted through a temporary SavedModel."""
+    folder = tempfile.mkdtemp(prefix="sr_tf_tflite_")
     try:
         _archive(float_model, tflite=True).write_out(folder, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=list(TFLITE_SIGNATURES))
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        return converter.convert()
+        content = converter.convert()
     except Exception as error:  # the converter raises its own ConverterError
-        raise ExportError(f"TFLite conversion of {name} x{scale} failed: {error}") from error
+        raise ExportError(f"TFLite conversion of {what} failed: {error}") from error
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    bad = sorted(op for op in tflite_ops(content) if op.startswith("Flex") or op == "CUSTOM")
+    if bad:
+        raise ExportError(f"TFLite model of {what} needs non-builtin ops: {bad}")
+    return content
 
 
 def tflite_ops(content):
     """The set of op names in a TFLite model (Flex ops would show up as Flex*)."""
     interpreter = _quiet_interpreter(model_content=content)
     return {op["op_name"] for op in interpreter._get_ops_details()}  # no public API lists them
-
-
-def export_tflite(network, name, scale, tflite_path):
-    """Writes the x`scale` TFLite model to `tflite_path` (atomically); fails on Flex / custom ops."""
-    content = convert_tflite(network, name, scale)
-    bad = sorted(op for op in tflite_ops(content) if op.startswith("Flex") or op == "CUSTOM")
-    if bad:
-        raise ExportError(f"TFLite model of {name} x{scale} needs non-builtin ops: {bad}")
-    temp = temporary_sibling(tflite_path)
-    try:
-        with open(temp, "wb") as f:
-            f.write(content)
-        os.replace(temp, tflite_path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
-    return tflite_path
 
 
 def run_tflite(tflite_path, image, signature="serving_default"):
@@ -345,12 +358,12 @@ def compare(what, uint8_out, float_out, uint8_ref, float_ref):
     return line
 
 
-def check_export(network, name, scale, folder, image=None):
+def check_export(float_model, folder, image=None):
     """Reloads the SavedModel (and model.tflite, if present) in `folder` and compares both
-    signatures with the Keras inference model on `image` (default `test_image()`, 37x29 pixels).
-    Call it outside a tf.distribute scope (a SavedModel loaded inside one only runs in strategy.run)."""
+    signatures with the Keras float inference model it was written from on `image` (default
+    `test_image()`, 37x29 pixels). Call it outside a tf.distribute scope (a SavedModel loaded
+    inside one only runs in strategy.run)."""
     image = test_image() if image is None else np.asarray(image, np.uint8)
-    float_model = models.build_inference_model(network, name, scale, quantize=False)
     float_ref = np.asarray(float_model(image[None])[0], np.float64)
     uint8_ref = quantize(float_ref.astype(np.float32))
     loaded = tf.saved_model.load(folder)

@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from sr_tf import models
+from sr_tf.core.files import write_bytes_atomically
 from sr_tf.evaluation import metrics
 from sr_tf.inference import runtimes, tiling
 from sr_tf.inference.base import IMAGE, Predictor, per_scale_predictor
@@ -35,13 +36,15 @@ CALIBRATION_SIZE = 48
 CALIBRATION_PERCENTILE = 99.99  # int8 ONNX: activation ranges cover this share of the calibration values
 
 
-def network_info(network, scale, precision):
-    """What a reader of a network file needs to rebuild the inference head around it."""
-    float_model = models.build_inference_model(network, scale=scale, quantize=False)
+def network_info(network, scale, precision, receptive_radius=None):
+    """What a reader of a network file needs to rebuild the inference head around it (the
+    receptive radius is measured on the inference model unless the caller knows it)."""
+    if receptive_radius is None:
+        receptive_radius = tiling.receptive_radius(models.build_inference_model(network, scale=scale, quantize=False))
     single = models.branch(network, scale)
     return {"format": FORMAT, "model": models.describe(network)["model"], "description": models.describe(network),
             "scale": int(scale), "margin": int(models.valid_margin(single, scale)),
-            "receptive_radius": tiling.receptive_radius(float_model), "precision": precision}
+            "receptive_radius": int(receptive_radius), "precision": precision}
 
 
 def head_function(info, run):
@@ -307,11 +310,7 @@ def int8_network_file(network, scale, cache_dir=None, file_format="onnx"):
         pairs = sources.open_pairs(CALIBRATION_DATA, scale, "train")
         convert = convert_int8_onnx if file_format == "onnx" else convert_int8
         content = convert(network, scale, calibration_crops(pairs))
-        os.makedirs(folder, exist_ok=True)
-        temp = tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False)
-        with temp:
-            temp.write(content)
-        os.replace(temp.name, path)
+        write_bytes_atomically(path, content)
     return path
 
 

@@ -1,13 +1,10 @@
 """Comparison figures in the style of the EDSR paper's Fig. 5: for each crop, bicubic,
 |bicubic - GT| summed over RGB, then SR and |SR - GT| of each model, and the ground truth, side
 by side."""
-import os
-import uuid
-
 import numpy as np
 
 from sr_tf.core.errors import UsageError
-from sr_tf.core.files import writing
+from sr_tf.core.files import write_atomically
 
 
 def parse_crop(text):
@@ -71,17 +68,8 @@ def comparison_figure(bicubic, results, truth, crops):
 
 
 def save_figure(figure, path):
-    """Writes the figure as PNG atomically (temp file in the same folder, then rename); OutputError
-    naming `path` when it cannot be written."""
-    with writing(path) as path:
-        temp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            figure.savefig(temp, format="png")
-            os.replace(temp, path)
-        finally:
-            if os.path.exists(temp):
-                os.remove(temp)
-    return path
+    """Writes the figure as PNG atomically; OutputError naming `path` when it cannot be written."""
+    return write_atomically(path, lambda temp: figure.savefig(temp, format="png"))
 
 
 def make_figure(predictor, hr, scale, crops, output, lr=None, options=None, sr_label=None, compare=()):

@@ -24,8 +24,8 @@ from sr_tf.inference import saved_models, tiling
 from sr_tf.inference.base import IMAGE, DEFAULT_MAX_MEGAPIXELS, ModelError, Predictor  # noqa: F401  (re-exported)
 from sr_tf.inference.base import per_scale_predictor
 from sr_tf.inference.options import DEFAULTS
+from sr_tf.models.opening import is_network_source
 from sr_tf.models.pretrained_registry import is_pretrained_spec
-from sr_tf.training import runs
 
 BICUBIC = "bicubic"
 BICUBIC_SCALES = tuple(range(2, 9))
@@ -71,10 +71,10 @@ def network_predictor(network, name=None, scale=None, source="the network"):
     return per_scale_predictor(network, source, one_scale, scales, name)
 
 
-def load_training_network(source):
-    """The training network of `pretrained:<name>`, a .keras file or a run directory."""
+def _open_network(spec):
+    """models.open_network, its errors as ModelError."""
     try:
-        return runs.open_network(os.fspath(source))
+        return models.open_network(spec)
     except ValueError as error:
         raise ModelError(str(error)) from error
 
@@ -163,15 +163,14 @@ def load_predictor(spec, options=None):
     strategy, precision = options.strategy, options.precision
     if spec == BICUBIC:
         return bicubic_predictor()
-    network_spec = is_pretrained_spec(spec) or spec.endswith(".keras") or os.path.isfile(
-        os.path.join(spec, runs.MODEL_FILE))
+    network_spec = is_network_source(spec)
     if not network_spec and precision not in ("auto", "fp32"):
         raise ModelError(f"--precision={precision} applies to networks (pretrained:<name>, .keras files, run "
                          f"directories); --model={spec} runs as it was exported (sr_tf.export --quantize=int8 "
                          "writes an int8 one)")
     if is_pretrained_spec(spec):
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
-            return _network_predictor(load_training_network(spec), spec, precision)
+            return _network_predictor(_open_network(spec), spec, precision)
     if not os.path.exists(spec):
         raise ModelError(f"--model={spec}: no such file or directory (and not '{BICUBIC}' or pretrained:<name>)")
     network_file = _network_file(spec)
@@ -183,7 +182,7 @@ def load_predictor(spec, options=None):
             return saved_model_predictor(spec, parts)
     if network_spec:
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
-            return _network_predictor(load_training_network(spec), spec, precision)
+            return _network_predictor(_open_network(spec), spec, precision)
     raise ModelError(
         f"--model={spec}: not '{BICUBIC}', pretrained:<name>, a SavedModel exported by sr_tf (or a folder of x<s> "
         "ones), a training run directory (with model.json), a .keras file, or a .tflite / .onnx network file "

@@ -17,7 +17,7 @@ import numpy as np
 from absl import logging
 
 from sr_tf.core.lazy import keras
-from sr_tf.evaluation.metrics import quantize
+from sr_tf.models import quantize
 
 # A tile core is never smaller than this (LR pixels), whatever the budget says.
 MIN_TILE = 16

@@ -14,31 +14,12 @@ from sr_tf.core.errors import Interrupted, OutputError, UsageError
 from sr_tf.core.files import check_writable
 
 
-def _is_hidden(name):
-    return name.startswith(".")
-
-
-def _inside(path, folder):
-    folder = os.path.abspath(folder)
-    return os.path.commonpath([os.path.abspath(path), folder]) == folder
-
-
-def list_images(folder, skip=None):
-    """Image files under `folder`, recursively, sorted; hidden files and folders, and anything
-    under `skip` (the output folder, when it lies inside the input folder), are left out."""
-    from sr_tf.data.images import has_image_extension
-
-    found = []
-    for here, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not _is_hidden(d) and not (skip and _inside(os.path.join(here, d), skip)))
-        found += [os.path.join(here, f) for f in sorted(files) if not _is_hidden(f) and has_image_extension(f)]
-    return found
-
-
 def plan_jobs(input_path, output_path):
     """[(source, target PNG)]: a file to a file (or into an existing folder), a folder to a folder.
     Checks that the output can be written before any work (OutputError naming it otherwise);
     flags that do not fit each other are a UsageError."""
+    from sr_tf.data.images import list_images
+
     input_path, output_path = os.fspath(input_path), os.fspath(output_path)
     if os.path.isdir(input_path):
         if os.path.isfile(output_path):

@@ -9,9 +9,12 @@ specs, the zoo table and the flags need none); building a network does.
 """
 import math
 
+import numpy as np
+
 from sr_tf.core.lazy import keras
 from sr_tf.models.edsr import mdsr_branch as _mdsr_branch
 from sr_tf.models.heads import valid_margin
+from sr_tf.models.opening import load_keras_network, open_network
 from sr_tf.models.pretrained_registry import PRETRAINED, PretrainedError, pretrained, pretrained_names
 from sr_tf.models.specs import (
     RECIPE_NAMES,
@@ -22,8 +25,6 @@ from sr_tf.models.specs import (
     model_names,
     register,
 )
-
-MODEL_NAMES = model_names()
 
 
 def model_defaults(name):
@@ -52,18 +53,6 @@ def __getattr__(name):
 
         return SRNetwork
     raise AttributeError(f"module 'sr_tf.models' has no attribute {name!r}")
-
-
-def load_keras_network(path):
-    """The sr_tf network in a .keras file (its config is its description); ValueError naming the file."""
-    from sr_tf.models.network import SRNetwork  # noqa: F401  (registers the classes the file names)
-
-    try:
-        network = keras.saving.load_model(path, compile=False)
-    except Exception as error:  # Keras raises many kinds for a bad file
-        raise ValueError(f"cannot load the Keras model {path}: {error}") from error
-    describe(network, path)
-    return network
 
 
 def spec_of(network):
@@ -114,10 +103,19 @@ def build_inference_model(network, name=None, scale=None, quantize=True):
     return keras.Model(lr_uint8, sr, name=f"{single.name}_{suffix}")
 
 
+def quantize(image):
+    """uint8 of an image: floats (0..255 units) are rounded half up and clipped, in float32 exactly
+    as the inference model's QuantizeUint8 layer does (numpy, no TensorFlow); uint8 passes through."""
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return image
+    return np.clip(np.floor(image.astype(np.float32) + np.float32(0.5)), 0, 255).astype(np.uint8)
+
+
 def zoo_table():
     """(name, scale, trainable parameters) for every model of the zoo at its defaults, as the
     specs record them (no network is built; tests/test_models.py checks them)."""
-    return tuple((name, scale, count) for name in MODEL_NAMES for scale, count in get_spec(name).parameters.items())
+    return tuple((name, scale, count) for name in model_names() for scale, count in get_spec(name).parameters.items())
 
 
 def count_trainable(model):
@@ -126,10 +124,11 @@ def count_trainable(model):
 
 
 __all__ = [
-    "MODEL_NAMES",
     "PRETRAINED",
     "PretrainedError",
     "load_keras_network",
+    "open_network",
+    "quantize",
     "pretrained",
     "pretrained_names",
     "RECIPE_NAMES",
@@ -145,6 +144,7 @@ __all__ = [
     "get_spec",
     "mdsr_branch",
     "model_defaults",
+    "model_names",
     "register",
     "scales_of",
     "spec_of",

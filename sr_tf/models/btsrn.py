@@ -24,8 +24,7 @@ def upsample(x, scale, name):
 
 
 def btsrn(scale, block="pconv", low_blocks=6, high_blocks=4, width=128, bottleneck=64):
-    if scale not in SCALES:
-        raise ValueError(f"btsrn: scale must be one of {SCALES}, got {scale!r}")
+    """The BTSRN graph at `scale` (checked by the spec: one of SCALES)."""
     if block not in BLOCKS:
         raise ValueError(f"btsrn: block must be one of {sorted(BLOCKS)}, got {block!r}")
     residual_block = BLOCKS[block]

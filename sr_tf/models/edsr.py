@@ -10,6 +10,7 @@ from sr_tf.core.lazy import keras
 DIV2K_MEAN = (0.4488, 0.4371, 0.4040)
 RGB_RANGE = 255.0
 SCALES = (2, 3, 4)
+UPSAMPLER_STEPS = {2: (2,), 3: (3,), 4: (2, 2)}  # the sub-pixel steps of each scale (x4: two x2)
 EDSR_DEFAULTS = {
     "edsr_baseline": dict(num_blocks=16, num_features=64, res_scale=1.0),
     "edsr": dict(num_blocks=32, num_features=256, res_scale=0.1),
@@ -50,20 +51,14 @@ def upsampler(x, scale, num_features, name):
     """Sub-pixel convolution: [conv to 4F, shuffle x2] twice for x4, [conv to 9F, shuffle x3] for x3."""
     from sr_tf.models.layers import DepthToSpace
 
-    steps = {2: [2], 3: [3], 4: [2, 2]}[scale]
-    for i, r in enumerate(steps):
+    for i, r in enumerate(UPSAMPLER_STEPS[scale]):
         x = same_conv(num_features * r * r, 3, f"{name}_{i}_conv")(x)
         x = DepthToSpace(r, name=f"{name}_{i}_shuffle")(x)
     return x
 
 
-def check_scale(model, scale):
-    if scale not in SCALES:
-        raise ValueError(f"{model}: scale must be one of {SCALES}, got {scale!r}")
-
-
 def edsr(scale, num_blocks=16, num_features=64, res_scale=1.0, name="edsr"):
-    check_scale(name, scale)
+    """The EDSR graph at `scale` (checked by the spec: one of SCALES)."""
     lr = keras.Input(shape=(None, None, 3), name="lr")
     x = mean_shift(-1, "sub_mean")(lr)
     head = same_conv(num_features, 3, "head")(x)
@@ -81,12 +76,7 @@ def edsr(scale, num_blocks=16, num_features=64, res_scale=1.0, name="edsr"):
 
 
 def mdsr(scales=(2, 3, 4), num_blocks=16, num_features=64, res_scale=1.0, name="mdsr"):
-    scales = tuple(int(s) for s in scales)
-    if not scales or len(set(scales)) != len(scales):
-        raise ValueError(f"{name}: scale must be a tuple of distinct scales such as (2, 3, 4), got {scales!r}")
-    for s in scales:
-        check_scale(name, s)
-
+    """The MDSR graph with one output per scale of `scales` (checked by the spec: distinct, in SCALES)."""
     lr = keras.Input(shape=(None, None, 3), name="lr")
     x = mean_shift(-1, "sub_mean")(lr)
     head = same_conv(num_features, 3, "head")(x)

@@ -126,7 +126,8 @@ class CropToScale(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class QuantizeUint8(keras.layers.Layer):
-    """uint8 = clip(floor(x * scale + 0.5), 0, 255): round half up with saturation, as the release."""
+    """uint8 = clip(floor(x * scale + 0.5), 0, 255): round half up with saturation, as the release
+    (`sr_tf.models.quantize` is the same in numpy)."""
 
     def __init__(self, scale=255.0, **kwargs):
         kwargs.setdefault("dtype", "float32")

@@ -83,6 +83,7 @@ class ModelSpec:
     multi_scale: bool = False  # one network with an output per scale (MDSR)
     option_help: Mapping = dataclasses.field(default_factory=dict)  # option -> one line for --help
     option_choices: Mapping = dataclasses.field(default_factory=dict)  # option -> the values it takes
+    converts_from: str = ""  # whose checkpoints sr_tf.convert reads into it: edsr_pytorch, btsrn_release
     # Trainable parameters at the default options, per scale (MDSR: per scales tuple), for the zoo
     # table without building a network; tests/test_models.py checks them against built networks.
     parameters: Mapping = dataclasses.field(default_factory=dict)
@@ -99,7 +100,8 @@ class ModelSpec:
         """`scale` (an int or a sequence) as a checked tuple of ints."""
         scales = tuple(int(s) for s in scale) if isinstance(scale, (tuple, list)) else (int(scale),)
         if not self.multi_scale and len(scales) != 1:
-            raise ValueError(f"{self.name}: scale must be a single integer, got {scale!r} (only MDSR takes several)")
+            raise ValueError(f"{self.name}: scale must be one value, got {scale!r} (only a multi-scale model such as "
+                             "MDSR takes several)")
         if not scales or len(set(scales)) != len(scales):
             raise ValueError(f"{self.name}: scale must be distinct scales such as (2, 3, 4), got {scale!r}")
         for s in scales:
@@ -163,6 +165,7 @@ def get_spec(name):
 
 
 def model_names():
+    """The registered model names, in registration order (a later `register` shows up)."""
     return tuple(_SPECS)
 
 
@@ -196,6 +199,7 @@ register(ModelSpec(
                      high_blocks="BTSRN blocks at high resolution (4)", width="BTSRN feature channels (128)",
                      bottleneck="BTSRN bottleneck channels (64)"),
     option_choices=dict(block=tuple(_btsrn.BLOCKS)),
+    converts_from="btsrn_release",
     parameters={2: 887_683, 3: 969_603, 4: 1_035_459},
 ))
 _EDSR_OPTION_HELP = dict(num_blocks="EDSR/MDSR residual blocks", num_features="EDSR/MDSR feature channels",
@@ -212,6 +216,7 @@ def _edsr_family_spec(name, summary, multi_scale, parameters):
         name=name, builder=builder, defaults=defaults[name], summary=summary, value_range=255.0, residual=False,
         inference_head=heads.direct_head, recipes={"release": EDSR_RELEASE, "budget": EDSR_BUDGET},
         supported_scales=_edsr.SCALES, multi_scale=multi_scale, option_help=_EDSR_OPTION_HELP, parameters=parameters,
+        converts_from="edsr_pytorch",
     )
 
 

@@ -11,7 +11,7 @@ from typing import Optional
 from absl import flags
 
 from sr_tf.core.devices import DISTRIBUTIONS
-from sr_tf.models import MODEL_NAMES, RECIPE_NAMES, get_spec
+from sr_tf.models import RECIPE_NAMES, get_spec, model_names
 from sr_tf.training.recipes import LR_SCHEDULES, recipe_for
 
 PATCH_MODES = ("grid", "random")
@@ -26,7 +26,8 @@ RECIPE_FIELDS = ("batch_size", "patch_mode", "hr_patch", "lr_patch", "epochs", "
 
 def setting(default, help, group, kind=None, choices=None):
     """A TrainConfig field that is also a flag: `kind` (str, int, float, bool, list) when the
-    default does not tell it (None defaults); `choices` makes an enum flag."""
+    default does not tell it (None defaults); `choices` (or a function giving them, asked when the
+    flag is defined) makes an enum flag."""
     kind = kind or type(default)
     factory = {"default_factory": lambda: default} if isinstance(default, (dict, list, tuple)) else {"default": default}
     return dataclasses.field(**factory, metadata={"help": help, "group": group, "kind": kind, "choices": choices})
@@ -35,7 +36,7 @@ def setting(default, help, group, kind=None, choices=None):
 @dataclasses.dataclass
 class TrainConfig:
     run_dir: str = setting(None, "Directory of the run: checkpoints, logs, flags.cfg, saved_model.", "run", str)
-    model: str = setting("btsrn", "Network to train.", "model", choices=MODEL_NAMES)
+    model: str = setting("btsrn", "Network to train.", "model", choices=model_names)
     scale: tuple = setting((2,), "Upscaling factor; several (e.g. 2,3,4) for MDSR.", "model", list)
     model_options: dict = dataclasses.field(default_factory=dict)  # one flag per option, see option_flags()
     recipe: str = setting("release", "release: the paper's recipe; budget: ours for a fixed CPU time "
@@ -120,10 +121,8 @@ class TrainConfig:
         unknown = sorted(set(self.model_options) - set(spec.defaults))
         if unknown:
             raise ValueError(f"options {unknown} do not apply to --model={self.model}")
-        if not spec.multi_scale and len(self.scale) != 1:
-            raise ValueError(f"--scale takes one value for --model={self.model}, got {self.scale}")
         try:
-            spec.scales(self.scale)
+            spec.scales(self.scale)  # one scale, or distinct ones for a multi-scale model, all supported
         except ValueError as error:
             raise ValueError(f"--scale: {error}") from error
         if self.patch_mode not in PATCH_MODES:
@@ -197,7 +196,7 @@ def flag_groups():
 def option_flags():
     """{option: (default kind, help)} of every model option of every model (the union of the specs)."""
     options = {}
-    for name in MODEL_NAMES:
+    for name in model_names():
         spec = get_spec(name)
         for option, default in spec.defaults.items():
             help_text = spec.option_help.get(option, option)
@@ -216,7 +215,8 @@ def define_flags(flag_values=flags.FLAGS, names=None, defaults=None):
         meta = field.metadata
         default = defaults.get(field.name, field.default if field.default is not dataclasses.MISSING
                                else field.default_factory())
-        _define(flag_values, field.name, meta["kind"], default, meta["help"], meta["choices"])
+        choices = meta["choices"]() if callable(meta["choices"]) else meta["choices"]
+        _define(flag_values, field.name, meta["kind"], default, meta["help"], choices)
     if wanted is None or "model_options" in wanted:
         for option, (kind, help_text) in option_flags().items():
             choices = _option_choices(option)
@@ -224,7 +224,7 @@ def define_flags(flag_values=flags.FLAGS, names=None, defaults=None):
 
 
 def _option_choices(option):
-    for name in MODEL_NAMES:
+    for name in model_names():
         choices = get_spec(name).option_choices.get(option)
         if choices:
             return tuple(choices)

@@ -25,6 +25,18 @@ def recipe_for(model, name="release"):
     return get_spec(model).recipe(name)
 
 
+def patch_settings(model, recipe="release"):
+    """The `training_dataset` patch options of a model's recipe (e.g. 'btsrn': the release's grid)."""
+    from sr_tf.data.pipeline import GRID_BORDER
+
+    values = recipe_for(model, recipe)
+    if values.patch_mode == "grid":
+        return {"mode": "grid", "hr_patch": values.hr_patch, "border": GRID_BORDER,
+                "stride": values.hr_patch - 2 * GRID_BORDER}
+    size = {"hr_patch": values.hr_patch} if values.hr_patch else {"lr_patch": values.lr_patch}
+    return {"mode": values.patch_mode, **size}
+
+
 def budget_learning_rate(peak, progress, warmup_fraction):
     """The budget recipe's rate at `progress` (0..1 of the budget): linear warm-up, cosine to zero."""
     progress = min(max(float(progress), 0.0), 1.0)

@@ -1,4 +1,4 @@
-"""Run directories: what a training run writes, and how evaluation and export read it back.
+"""Run directories: what a training run writes (sr_tf.models.opening reads them back).
 
     <run>/flags.cfg           the effective flags, usable as --flagfile to repeat the run
     <run>/model.json          the network's description {"model": name, "scales": [s, ...], "options": {...}}
@@ -22,20 +22,19 @@ from absl import logging
 
 from sr_tf.core.files import write_text_atomically
 from sr_tf.core.lazy import tf
-from sr_tf.models import from_description, load_keras_network, pretrained
-from sr_tf.models.pretrained_registry import is_pretrained_spec
+from sr_tf.models.opening import (  # noqa: F401  (the format and its readers, re-exported for the trainer)
+    CHECKPOINT_DIR,
+    MODEL_FILE,
+    RunError,
+    latest_checkpoint,
+    read_description,
+)
 
-MODEL_FILE = "model.json"
-CHECKPOINT_DIR = "checkpoints"
 SAVED_MODEL_DIR = "saved_model"
 LOG_DIR = "logs"
 FLAGS_FILE = "flags.cfg"
 RESULTS_FILE = "results.json"
 LOCK_FILE = ".lock"  # held (fcntl.flock) by the process training into the directory
-
-
-class RunError(ValueError):
-    """A run directory that cannot be read or reused; the message names the directory or file."""
 
 
 class TrainingError(RuntimeError):
@@ -49,22 +48,6 @@ def write_description(run_dir, description):
     write_text_atomically(pathlib.Path(run_dir) / MODEL_FILE, text)
 
 
-def read_description(run_dir):
-    """The description of the network a run trains (model.json; older runs wrote "scale")."""
-    path = pathlib.Path(run_dir) / MODEL_FILE
-    if not path.is_file():
-        raise RunError(f"{run_dir} is not an sr_tf run directory: {path} is missing")
-    try:
-        spec = json.loads(path.read_text())
-        scales = spec["scales"] if "scales" in spec else spec["scale"]
-        scales = list(scales) if isinstance(scales, list) else [int(scales)]
-        return {"model": spec["model"], "scales": scales, "options": dict(spec.get("options", {}))}
-    except (ValueError, KeyError, TypeError) as error:
-        raise RunError(f"{path} is not a valid model description: {error}") from error
-
-
-def latest_checkpoint(run_dir):
-    return tf.train.latest_checkpoint(str(pathlib.Path(run_dir) / CHECKPOINT_DIR))
 
 
 def checkpoint_step(checkpoint_path):
@@ -112,20 +95,6 @@ def undo_start(folder, fresh):
             break
 
 
-def load_network(run_dir):
-    """Rebuilds the run's network and restores its latest checkpoint."""
-    path = pathlib.Path(run_dir) / MODEL_FILE
-    try:
-        network = from_description(read_description(run_dir), str(path))
-    except ValueError as error:
-        raise RunError(str(error)) from error
-    checkpoint = latest_checkpoint(run_dir)
-    if checkpoint is None:
-        raise RunError(f"{run_dir} has no checkpoint in {pathlib.Path(run_dir) / CHECKPOINT_DIR}")
-    tf.train.Checkpoint(model=network).restore(checkpoint).expect_partial().assert_existing_objects_matched()
-    return network
-
-
 def prepare_run_dir(run_dir, config, write=True):
     """Checks that an existing run trains the same network; writes model.json and flags.cfg.
 
@@ -154,22 +123,6 @@ def prepare_run_dir(run_dir, config, write=True):
         if changed:
             logging.info("flags changed since %s was written: %s", flags_path, " ".join(changed))
     write_text_atomically(flags_path, "\n".join(lines) + "\n")
-
-
-def open_network(source):
-    """The trained network `source` names: `pretrained:<name>`, a .keras file or a run directory
-    (its latest checkpoint). ValueError (RunError) naming `source` otherwise."""
-    source = str(source)
-    if is_pretrained_spec(source):
-        return pretrained(source)
-    if source.endswith(".keras") and pathlib.Path(source).is_file():
-        return load_keras_network(source)
-    if (pathlib.Path(source) / MODEL_FILE).is_file():
-        try:
-            return load_network(source)
-        except (tf.errors.OpError, AssertionError) as error:
-            raise RunError(f"cannot load the run {source}: {error}") from error
-    raise RunError(f"{source}: not pretrained:<name>, a .keras file or a training run directory (with {MODEL_FILE})")
 
 
 class RunLock:

@@ -63,8 +63,9 @@ class TrainResult:
 def train(config, exporter=None):
     """Runs (or resumes) the training run `config.run_dir` to its last step; returns a TrainResult.
 
-    `exporter(network, scale, folder) -> path` writes the inference SavedModel at the end when
-    `config.export` (the train command passes sr_tf.export.export_saved_model).
+    `exporter(network, folder)` writes the inference SavedModels at the end when `config.export`
+    (the train command passes sr_tf.export.export_scales, unchecked: one per scale, in folder/x<s>
+    for several) and returns what it wrote (each with `.scale` and `.path`).
     """
     config = config.resolved()
     check_writable(config.run_dir)  # before any work
@@ -406,14 +407,10 @@ class Trainer:
 
     def export(self, exporter):
         paths = []
-        for s in self.scales:
-            target = self.run_dir / runs.SAVED_MODEL_DIR
-            if len(self.scales) > 1:
-                target = target / f"x{s}"
-            with writing(target):
-                paths.append(str(exporter(self.network, s, target)))
-            logging.info("exported the x%d inference model to %s", s, paths[-1])
-        return paths[0] if len(paths) == 1 else ",".join(paths)
+        for exported in exporter(self.network, self.run_dir / runs.SAVED_MODEL_DIR):
+            paths.append(str(exported.path))
+            logging.info("exported the x%d inference model to %s", exported.scale, paths[-1])
+        return ",".join(paths)
 
 
 def below_bicubic_hint(config, result):
@@ -459,12 +456,12 @@ def hparams_of(config, network, replicas):
 
 def warm_start(network, source_run_dir):
     """Copies every weight whose name and shape match from another network: a run directory's
-    latest checkpoint, a .keras file or `pretrained:<name>` (runs.open_network).
+    latest checkpoint, a .keras file or `pretrained:<name>` (models.open_network).
 
     EDSR x3/x4 from a trained x2 (the paper's recipe): head, body and tail copy; for x4 the first
     upsampling conv has the x2 shape and copies too; for x3 the upsampler starts fresh.
     """
-    source = runs.open_network(source_run_dir)
+    source = models.open_network(source_run_dir)
     source_weights = {w.path: w for w in source.weights}
     copied, skipped = [], []
     for weight in network.weights:
