@@ -1,4 +1,5 @@
 """sr_tf: BTSRN, EDSR and MDSR single-image super-resolution in TensorFlow 2 / Keras 3."""
+
 import pathlib
 import re
 
@@ -14,7 +15,9 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["sr_tf", "sr_tf.*"]),
-    package_data={"sr_tf.models": ["weights/*.weights.h5", "weights/registry.json"]},  # the pretrained networks
+    package_data={
+        "sr_tf.models": ["weights/*.weights.h5", "weights/registry.json"]
+    },  # the pretrained networks
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.16",  # brings Keras 3
@@ -31,9 +34,15 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7"],
-        # Fast CPU inference (docs/performance.md): OpenVINO runs bf16 / fp32 / int8 from the networks' ONNX form,
-        # LiteRT runs TFLite files.
-        "fast": ["openvino>=2024.4", "ai-edge-litert>=1.2", "onnx>=1.16", "onnxruntime>=1.18", "tf2onnx>=1.16"],
+        # Fast CPU inference (docs/performance.md): OpenVINO runs bf16 / fp32 / int8 from the networks'
+        # ONNX form, LiteRT runs TFLite files.
+        "fast": [
+            "openvino>=2024.4",
+            "ai-edge-litert>=1.2",
+            "onnx>=1.16",
+            "onnxruntime>=1.18",
+            "tf2onnx>=1.16",
+        ],
         # ONNX export (tf2onnx) and ONNX files as --model (ONNX Runtime).
         "onnx": ["onnx>=1.16", "onnxruntime>=1.18", "tf2onnx>=1.16"],
         # tools/bench_runtimes.py's PyTorch rows (the CPU build; see docs/performance.md).

@@ -4,4 +4,5 @@ The library lives in the packages below (core, models, data, evaluation, trainin
 export, convert); the commands sit on top of it in `sr_tf.commands`. Importing sr_tf does nothing
 beyond importing.
 """
+
 __version__ = "0.1.0"

@@ -1,6 +1,7 @@
 """Test session setup: quiet TF, two logical CPUs for the multi-replica tests, shared data paths, and
 the fixtures tests share, among them the model harness run_model_test (tests import none of this
 module: plain constants they need at import time are in tiny.py)."""
+
 import errno
 import importlib.util
 import os
@@ -67,12 +68,14 @@ def isolated_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def make_photo_folder(tmp_path_factory):
     """make(name, count, size, seed): a new folder of `count` random size x size RGB PNG photos."""
+
     def make(name, count, size, seed):
         folder = tmp_path_factory.mktemp(name)
         rng = np.random.default_rng(seed)
         for i in range(count):
             Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(folder / f"p{i}.png")
         return folder
+
     return make
 
 
@@ -80,6 +83,7 @@ def make_photo_folder(tmp_path_factory):
 def make_run():
     """make_run(run_dir, name, scale, options, seed): a run directory as training writes it
     (model.json and one checkpoint) for a new network of that seed; returns the network."""
+
     def make(run_dir, name, scale, options, seed):
         import keras
 
@@ -89,8 +93,11 @@ def make_run():
         keras.utils.set_random_seed(seed)
         network = models.build_model(name, scale, **options)
         runs.write_description(run_dir, models.describe(network))
-        tf.train.CheckpointManager(tf.train.Checkpoint(model=network), os.path.join(run_dir, "checkpoints"), 1).save()
+        tf.train.CheckpointManager(
+            tf.train.Checkpoint(model=network), os.path.join(run_dir, "checkpoints"), 1
+        ).save()
         return network
+
     return make
 
 
@@ -116,6 +123,7 @@ def run_model_test(tmp_path):
     SavedModel: per scale into saved_model/x<s> (export_checked, with model.tflite if `tflite`,
       which also works alone as --model); its metadata, and reloaded by the predictor, both
       signatures give the Keras result (uint8 within one level, as export_checked allows)."""
+
     def run(name, scale, options, trainable, outputs, lr_size=(13, 9), variants=(), tflite=False):
         from sr_tf import models
 
@@ -129,6 +137,7 @@ def run_model_test(tmp_path):
         expected = _check_inference_models(network, lr, tmp_path)
         _check_saved_models(network, lr[0], expected, tmp_path / "saved_model", tflite)
         return network
+
     return run
 
 
@@ -143,7 +152,7 @@ def _check_build(name, scale, options, trainable, outputs, x):
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
         half = models.build_model(name, scale, **options)
-        assert next(l for l in half.layers if l.trainable_weights).compute_dtype == "bfloat16"
+        assert next(layer for layer in half.layers if layer.trainable_weights).compute_dtype == "bfloat16"
         assert all(o.dtype == np.float32 for o in as_list(half(x)))
     finally:
         keras.mixed_precision.set_global_policy("float32")
@@ -152,8 +161,11 @@ def _check_build(name, scale, options, trainable, outputs, x):
     network = models.build_model(name, scale, **options)
     description = models.describe(network)
     assert isinstance(network, models.SRNetwork)
-    assert description == {"model": name, "scales": list(spec.scales(scale)),
-                           "options": {**models.model_defaults(name), **options}}
+    assert description == {
+        "model": name,
+        "scales": list(spec.scales(scale)),
+        "options": {**models.model_defaults(name), **options},
+    }
     assert models.count_trainable(network) == trainable
     assert models.from_description(description).count_params() == network.count_params()
     assert [o.shape for o in as_list(network(x))] == [tuple(shape) for shape in outputs]
@@ -165,11 +177,11 @@ def _check_keras_round_trip(network, x, path):
 
     from sr_tf import models
 
-    assert not any(isinstance(l, keras.layers.Lambda) for l in network.layers)
+    assert not any(isinstance(layer, keras.layers.Lambda) for layer in network.layers)
     network.save(path)
     restored = keras.models.load_model(path, safe_mode=True)
     assert isinstance(restored, models.SRNetwork) and models.describe(restored) == models.describe(network)
-    assert [type(l) for l in restored.layers] == [type(l) for l in network.layers]
+    assert [type(layer) for layer in restored.layers] == [type(layer) for layer in network.layers]
     for a, b in zip(as_list(network(x)), as_list(restored(x)), strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -218,7 +230,12 @@ def _check_saved_models(network, image, expected, root, tflite):
             assert lite.shape == expected[s].shape and np.abs(lite.astype(int) - expected[s]).max() <= 1
             alone = load_predictor(str(tflite_file))  # the file alone works as --model, tiled too
             for tile in (0, 8):
-                assert np.abs(alone.upscale(image, s, InferenceOptions(tile=tile)).astype(int) - expected[s]).max() <= 1
+                assert (
+                    np.abs(
+                        alone.upscale(image, s, InferenceOptions(tile=tile)).astype(int) - expected[s]
+                    ).max()
+                    <= 1
+                )
     assert sorted(os.listdir(root)) == sorted(f"x{s}" for s in scales)  # no temporary folder left
 
     # Reloaded: one SavedModel folder, or the folder of x<s> ones that training writes for MDSR.
@@ -248,6 +265,7 @@ def assert_quiet():
     def check(stderr):
         noisy = [line for line in stderr.splitlines() if re.search(NOISY_LINE, line)]
         assert not noisy, "\n".join(noisy)
+
     return check
 
 
@@ -255,11 +273,13 @@ def assert_quiet():
 def random_image():
     """random_image(height, width, seed): a uint8 [H, W, 3] gradient with noise, some structure
     for the networks, fixed by seed."""
+
     def make(height, width, seed):
         y, x = np.mgrid[0:height, 0:width]
         smooth = np.stack([x * 4, y * 4, (x + y) * 2], axis=-1) % 256
         noise = np.random.default_rng(seed).integers(0, 40, (height, width, 3))
         return np.clip(smooth + noise, 0, 255).astype(np.uint8)
+
     return make
 
 
@@ -267,6 +287,7 @@ def random_image():
 def make_benchmark(random_image):
     """make_benchmark(root, set_name="Tiny", scales=(2,), sizes=...): <root>/<Set>/HR/*.png and
     LR_bicubic/X<s>/<name>x<s>.png (LR made with the MATLAB-exact imresize); returns root."""
+
     def make(root, set_name="Tiny", scales=(2,), sizes=((30, 37), (25, 24))):
         for i, (h, w) in enumerate(sizes):
             hr = random_image(h, w, i)
@@ -275,6 +296,7 @@ def make_benchmark(random_image):
                 lr = imresize(hr[: h - h % s, : w - w % s], 1 / s)
                 write_png(root / set_name / "LR_bicubic" / f"X{s}" / f"img{i}x{s}.png", lr)
         return root
+
     return make
 
 
@@ -282,6 +304,7 @@ def make_benchmark(random_image):
 def load_tool():
     """load_tool(file_name): tools/<file_name> as a module, loaded once per session (a tool may
     define flags on absl's global FLAGS, which a second load would define twice)."""
+
     def load(file_name):
         name = f"sr_tf_tool_{pathlib.Path(file_name).stem}"
         if name not in sys.modules:
@@ -290,6 +313,7 @@ def load_tool():
             spec.loader.exec_module(module)
             sys.modules[name] = module
         return sys.modules[name]
+
     return load
 
 
@@ -305,13 +329,19 @@ def mount_tmpfs(tmp_path):
         folder.mkdir()
         options = f"size={size}" + (",ro" if read_only else "")
         try:
-            done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True,
-                                  text=True, timeout=30)
+            done = subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
             reason = done.stderr.strip() or f"exit status {done.returncode}"
         except OSError as error:
             done, reason = None, str(error)
         if done is None or done.returncode != 0:
-            pytest.skip(f"needs a small tmpfs mounted for this test (root and mount(8)); mount said: {reason}")
+            pytest.skip(
+                f"needs a small tmpfs mounted for this test (root and mount(8)); mount said: {reason}"
+            )
         mounted.append(folder)
         return folder
 
@@ -323,6 +353,7 @@ def mount_tmpfs(tmp_path):
 @pytest.fixture(scope="session")
 def fill_disk():
     """fill_disk(folder): writes <folder>/filler until the file system says it is full; returns its path."""
+
     def fill(folder):
         path = pathlib.Path(folder) / "filler"
         with open(path, "wb", buffering=0) as f:
@@ -333,14 +364,17 @@ def fill_disk():
                 except OSError as error:
                     assert error.errno == errno.ENOSPC, error
         return path
+
     return fill
 
 
 @pytest.fixture(scope="session")
 def listing():
     """listing(folder): every path under `folder`, relative, sorted (what a command left behind)."""
+
     def paths(folder):
         return sorted(str(p.relative_to(folder)) for p in pathlib.Path(folder).rglob("*"))
+
     return paths
 
 
@@ -348,6 +382,10 @@ def listing():
 def interruptible():
     """interruptible(command, **popen_kwargs): a child process that Ctrl-C (SIGINT) interrupts even
     when the tests run where SIGINT is ignored (a background job inherits SIG_IGN)."""
+
     def start(command, **kwargs):
-        return subprocess.Popen(command, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kwargs)
+        return subprocess.Popen(
+            command, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kwargs
+        )
+
     return start

@@ -1,5 +1,6 @@
 """tools/benchmark.py: a --quick smoke run read back, its FLOP counter, and UnfusedLeakyReLU (the
 graph form of BTSRN's activations that keeps TF's conv fusions, see docs/performance.md)."""
+
 import json
 import os
 import pathlib
@@ -10,16 +11,15 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tiny import TINY_BTSRN
 
 from sr_tf import models
 from sr_tf.models.layers import UnfusedLeakyReLU
-from tiny import TINY_BTSRN
 
 pytestmark = pytest.mark.slow  # every test here trains a network or starts a process
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TOOL = REPO / "tools" / "benchmark.py"
-
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +35,14 @@ def photo_folder(make_photo_folder):
 
 def test_quick_run_measures_every_part(tmp_path, photo_folder):
     out = tmp_path / "bench.json"
-    command = [sys.executable, str(TOOL), "--quick", f"--json={out}", "--models=btsrn:2,edsr_baseline:2",
-               f"--train_data=folder:{photo_folder}"]
+    command = [
+        sys.executable,
+        str(TOOL),
+        "--quick",
+        f"--json={out}",
+        "--models=btsrn:2,edsr_baseline:2",
+        f"--train_data=folder:{photo_folder}",
+    ]
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=environment, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -44,7 +50,9 @@ def test_quick_run_measures_every_part(tmp_path, photo_folder):
     assert "remapper failed" not in done.stderr
     results = json.loads(out.read_text())
 
-    assert {"machine", "settings", "peak", "inference", "training", "tiling", "xla", "targets"} <= set(results)
+    assert {"machine", "settings", "peak", "inference", "training", "tiling", "xla", "targets"} <= set(
+        results
+    )
     assert results["machine"]["cores"] >= 1 and results["machine"]["tensorflow"] == tf.__version__
     for kernel in ("conv3x3_128", "conv3x3_64", "conv3x3_64to128", "conv1x1_128to64", "matmul"):
         for precision in ("fp32", "bf16"):
@@ -53,7 +61,11 @@ def test_quick_run_measures_every_part(tmp_path, photo_folder):
 
     rows = results["inference"]["rows"]
     assert [(r["model"], r["scale"], r["precision"]) for r in rows] == [
-        ("btsrn", 2, "fp32"), ("btsrn", 2, "bf16"), ("edsr_baseline", 2, "fp32"), ("edsr_baseline", 2, "bf16")]
+        ("btsrn", 2, "fp32"),
+        ("btsrn", 2, "bf16"),
+        ("edsr_baseline", 2, "fp32"),
+        ("edsr_baseline", 2, "bf16"),
+    ]
     for row in rows:
         assert row["gflop"] > 0 and row["best_s"] > 0 and row["best_percent_of_peak"] > 0
         assert row["output_megapixels"] == pytest.approx(24 * 24 * 4 / 1e6)
@@ -61,12 +73,17 @@ def test_quick_run_measures_every_part(tmp_path, photo_folder):
             assert row["bf16_convolutions"] == 0
         else:  # the bicubic layer and the float32 output conv stay in float32
             assert 0 < row["bf16_convolutions"] < row["convolutions"]
-    assert {(s["model"], s["scale"]) for s in results["inference"]["bf16_speedup"]} == {("btsrn", 2), ("edsr_baseline", 2)}
+    assert {(s["model"], s["scale"]) for s in results["inference"]["bf16_speedup"]} == {
+        ("btsrn", 2),
+        ("edsr_baseline", 2),
+    }
 
     training = results["training"]["rows"]
     assert [(r["model"], r["batch_size"]) for r in training] == [("btsrn", 4), ("edsr_baseline", 4)]
     for row in training:
-        assert row["ratio"] == pytest.approx(row["pipeline_steps_per_s"] / row["cached_steps_per_s"], rel=0.01)
+        assert row["ratio"] == pytest.approx(
+            row["pipeline_steps_per_s"] / row["cached_steps_per_s"], rel=0.01
+        )
 
     (tiling,) = results["tiling"]["runs"]
     assert tiling["max_megapixels"] == 0.02 and [r["lr_size"] for r in tiling["rows"]] == [[96, 64], [48, 32]]
@@ -88,7 +105,9 @@ def test_flops_count_convolutions_and_transposed_convolutions(tool):
     @tf.function
     def layers(x):
         y = tf.nn.conv2d(x, tf.zeros([3, 3, 4, 6]), 1, "VALID")  # 2 x 8 x 10 x 6 outputs, 36 MACs each
-        return tf.nn.conv2d_transpose(y, tf.zeros([2, 2, 5, 6]), [2, 16, 20, 5], 2)  # 2x8x10x6 inputs, 20 MACs each
+        return tf.nn.conv2d_transpose(
+            y, tf.zeros([2, 2, 5, 6]), [2, 16, 20, 5], 2
+        )  # 2x8x10x6 inputs, 20 MACs each
 
     graph = layers.get_concrete_function(x).graph
     assert tool.conv_gflop(graph) == pytest.approx(2 * (2 * 8 * 10 * 6 * 36 + 2 * 8 * 10 * 6 * 20) / 1e9)
@@ -112,8 +131,13 @@ def test_flops_of_btsrn_inference_follow_the_layer_arithmetic(tool):
 
 
 def test_bad_flags_are_rejected_with_their_name():
-    done = subprocess.run([sys.executable, str(TOOL), "--parts=peak,speed"], capture_output=True, text=True,
-                          cwd=REPO, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(TOOL), "--parts=peak,speed"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert done.returncode != 0 and "--parts" in done.stderr and "speed" in done.stderr
 
 
@@ -121,8 +145,9 @@ def test_bad_flags_are_rejected_with_their_name():
 
 
 def test_unfused_leaky_relu_has_the_values_and_gradient_of_leaky_relu():
-    x = tf.constant(np.concatenate([np.random.default_rng(0).normal(size=64), [0.0, -0.0, 1e-30, -1e-30]]),
-                    tf.float32)
+    x = tf.constant(
+        np.concatenate([np.random.default_rng(0).normal(size=64), [0.0, -0.0, 1e-30, -1e-30]]), tf.float32
+    )
     for dtype in (tf.float32, tf.bfloat16):
         xs = tf.cast(x, dtype)
         unfused, plain = UnfusedLeakyReLU(negative_slope=0.2), keras.layers.LeakyReLU(negative_slope=0.2)
@@ -130,13 +155,18 @@ def test_unfused_leaky_relu_has_the_values_and_gradient_of_leaky_relu():
             tape.watch(xs)
             y_unfused, y_plain = unfused(xs), plain(xs)
         np.testing.assert_array_equal(np.asarray(y_unfused, np.float32), np.asarray(y_plain, np.float32))
-        np.testing.assert_array_equal(np.asarray(tape.gradient(y_unfused, xs), np.float32),
-                                      np.asarray(tape.gradient(y_plain, xs), np.float32))
+        np.testing.assert_array_equal(
+            np.asarray(tape.gradient(y_unfused, xs), np.float32),
+            np.asarray(tape.gradient(y_plain, xs), np.float32),
+        )
 
 
 def test_btsrn_activations_are_unfused_leaky_relus():
     # Its .keras round trip (the same layer classes, the same outputs) is the harness's (test_models.py).
     model = models.build_model("btsrn", 2, **TINY_BTSRN)
-    activations = [l for l in model.layers if isinstance(l, keras.layers.LeakyReLU)]
+    activations = [layer for layer in model.layers if isinstance(layer, keras.layers.LeakyReLU)]
     assert len(activations) == 6  # two per block, one before the deconvolution, one before `out`
-    assert all(isinstance(l, UnfusedLeakyReLU) and l.negative_slope == pytest.approx(0.2) for l in activations)
+    assert all(
+        isinstance(layer, UnfusedLeakyReLU) and layer.negative_slope == pytest.approx(0.2)
+        for layer in activations
+    )

@@ -1,4 +1,5 @@
 """tools/compare_blocks.py: a smoke run with tiny networks and a seconds-long budget, read back."""
+
 import json
 import os
 import pathlib
@@ -9,14 +10,23 @@ import pytest
 from absl import app, flags
 from PIL import Image
 
-
 pytestmark = pytest.mark.slow  # every test here trains a network or starts a process
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TOOL = REPO / "tools" / "compare_blocks.py"
 BLOCKS = ("pconv", "pixelcnn", "gated", "gated_pp")
-TINY = ["--width=8", "--bottleneck=4", "--low_blocks=1", "--high_blocks=1", "--hr_patch=24", "--batch_size=4",
-        "--patch_mode=random", "--val_images=1", "--validate_every=5", "--log_every=5"]
+TINY = [
+    "--width=8",
+    "--bottleneck=4",
+    "--low_blocks=1",
+    "--high_blocks=1",
+    "--hr_patch=24",
+    "--batch_size=4",
+    "--patch_mode=random",
+    "--val_images=1",
+    "--validate_every=5",
+    "--log_every=5",
+]
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +37,14 @@ def photo_folder(make_photo_folder):
 def run_tool(args):
     """The tool as users run it, in its own process."""
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run([sys.executable, str(TOOL), *args], capture_output=True, text=True, cwd=REPO,
-                          env=environment, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(TOOL), *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=environment,
+        timeout=300,
+    )
 
 
 @pytest.fixture
@@ -40,9 +56,11 @@ def tool(load_tool):
 @pytest.fixture
 def tool_flags(tool):
     """Parses the tool's flags in this process; unparsed again afterwards."""
+
     def parse(args):
         flags.FLAGS(["compare_blocks.py", *args])
         return tool
+
     yield parse
     flags.FLAGS.unparse_flags()
 
@@ -62,15 +80,19 @@ def hparams_dashboard(logdir):
     request = api_pb2.ListSessionGroupsRequest(slice_size=100, allowed_statuses=list(api_pb2.Status.values()))
     response = list_session_groups.Handler(context.RequestContext(), backend, "", request).run()
     return {
-        group.name: ({k: v.string_value or v.number_value for k, v in group.hparams.items()},
-                     {m.name.tag: m.value for m in group.metric_values})
+        group.name: (
+            {k: v.string_value or v.number_value for k, v in group.hparams.items()},
+            {m.name.tag: m.value for m in group.metric_values},
+        )
         for group in response.session_groups
     }
 
 
 def test_four_blocks_train_for_the_same_budget_and_are_compared(tmp_path, photo_folder, tool_flags, capsys):
     logdir = tmp_path / "blocks"
-    result = run_tool(["--budget_minutes=0.03", f"--logdir={logdir}", f"--train_data=folder:{photo_folder}", *TINY])
+    result = run_tool(
+        ["--budget_minutes=0.03", f"--logdir={logdir}", f"--train_data=folder:{photo_folder}", *TINY]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
 
     results = {b: json.loads((logdir / b / "results.json").read_text()) for b in BLOCKS}
@@ -82,8 +104,12 @@ def test_four_blocks_train_for_the_same_budget_and_are_compared(tmp_path, photo_
     assert "\n".join(table) in result.stdout  # the table is printed too
     assert [line.split(" | ")[0][2:] for line in table[2:]] == [*BLOCKS, "bicubic"]
     report = json.loads((logdir / "comparison.json").read_text())
-    assert report["machine_before"]["cores"] == os.cpu_count() and report["settings"]["budget_minutes"] == 0.03
-    for row in report["rows"]:  # PSNR against seconds, read back from the event files: ends at the final validation
+    assert (
+        report["machine_before"]["cores"] == os.cpu_count() and report["settings"]["budget_minutes"] == 0.03
+    )
+    for row in report[
+        "rows"
+    ]:  # PSNR against seconds, read back from the event files: ends at the final validation
         seconds, psnr = row["psnr_by_seconds"][-1]
         assert psnr == pytest.approx(row["psnr"], abs=1e-4)
         assert seconds == round(results[row["variant"]]["train_seconds"])
@@ -97,14 +123,21 @@ def test_four_blocks_train_for_the_same_budget_and_are_compared(tmp_path, photo_
         row = next(r for r in report["rows"] if r["variant"] == block)
         assert hparams["block"] == block and hparams["parameters"] == row["parameters"] > 0
         assert metrics["steps"] == results[block]["step"]
-        assert metrics["seconds_per_step"] == pytest.approx(row["seconds_per_step"]) and row["seconds_per_step"] > 0
+        assert (
+            metrics["seconds_per_step"] == pytest.approx(row["seconds_per_step"])
+            and row["seconds_per_step"] > 0
+        )
         assert metrics["peak_memory_mb"] == pytest.approx(results[block]["peak_memory_mb"])
-        assert metrics["psnr_x2"] == pytest.approx(results[block]["psnr"]["x2"], abs=1e-4)  # the final validation
+        assert metrics["psnr_x2"] == pytest.approx(
+            results[block]["psnr"]["x2"], abs=1e-4
+        )  # the final validation
         assert metrics["psnr_gain_x2"] == pytest.approx(row["psnr"] - row["bicubic_psnr"], abs=1e-4)
 
     # Run again (in this process): the finished runs are reused, not retrained, and the dashboard
     # still has one row each.
-    tool = tool_flags(["--budget_minutes=0.03", f"--logdir={logdir}", f"--train_data=folder:{photo_folder}", *TINY])
+    tool = tool_flags(
+        ["--budget_minutes=0.03", f"--logdir={logdir}", f"--train_data=folder:{photo_folder}", *TINY]
+    )
     tool.main(["compare_blocks.py"])
     assert capsys.readouterr().out.count("reusing the finished run") == 4
     assert json.loads((logdir / "comparison.json").read_text())["reused_runs"] == list(BLOCKS)
@@ -112,12 +145,15 @@ def test_four_blocks_train_for_the_same_budget_and_are_compared(tmp_path, photo_
     assert sorted(hparams_dashboard(logdir)) == sorted(BLOCKS)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--blocks=pconv,conv3"], "conv3"),
-    (["--models=edsr_baseline", "--width=64"], "--width"),
-    (["--models=mdsr"], "mdsr"),
-    (["--validate_every=7"], "--log_every"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--blocks=pconv,conv3"], "conv3"),
+        (["--models=edsr_baseline", "--width=64"], "--width"),
+        (["--models=mdsr"], "mdsr"),
+        (["--validate_every=7"], "--log_every"),
+    ],
+)
 def test_bad_flags_fail_at_once_naming_them(tmp_path, tool_flags, args, message):
     tool = tool_flags(["--budget_minutes=1", f"--logdir={tmp_path / 'never'}", *args])
     with pytest.raises(app.UsageError, match=message):
@@ -139,8 +175,9 @@ def test_balance_and_seed_variants(tool):
 
 def test_a_seed_repeat_trains_with_its_seed_and_checkpoints_for_resume(tool, tmp_path):
     variant = tool.seed_repeats(tool.Variant("6+4", "btsrn", {}), ["3"])[0]
-    comparison = tool.Comparison(tmp_path, 1.0, [variant], train_flags={"seed": 0, "budget_clock": "cpu",
-                                                                         "checkpoint_every": 200})
+    comparison = tool.Comparison(
+        tmp_path, 1.0, [variant], train_flags={"seed": 0, "budget_clock": "cpu", "checkpoint_every": 200}
+    )
     config = tool.train_config(comparison, variant)
     assert (config.seed, config.budget_clock, config.checkpoint_every) == (3, "cpu", 200)
     assert "--budget_clock=cpu" in tool.train_command(config)

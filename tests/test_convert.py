@@ -1,5 +1,6 @@
 """Weights from the original code: the fixtures the original programs wrote convert to sr_tf
 networks that compute what those programs computed; bad files give errors that say why."""
+
 import collections
 import io
 import os
@@ -16,14 +17,21 @@ from sr_tf import convert, models
 from sr_tf.convert.conversion import convert_checkpoint
 from sr_tf.convert.torch_files import TorchFileError, read_state_dict
 
-FIXTURES = pathlib.Path(os.environ.get("SR_TF_SHARED_DATA", pathlib.Path(__file__).resolve().parents[2] / "shared" / "data")).parent / "fixtures"
+FIXTURES = (
+    pathlib.Path(
+        os.environ.get("SR_TF_SHARED_DATA", pathlib.Path(__file__).resolve().parents[2] / "shared" / "data")
+    ).parent
+    / "fixtures"
+)
 
 
 @pytest.fixture
 def fixtures():
     if not (FIXTURES / "edsr_pytorch").is_dir():
-        pytest.skip(f"needs the shared fixtures at {FIXTURES} (written by the original EDSR-PyTorch and BTSRN code; "
-                    "set SR_TF_SHARED_DATA to the folder beside them)")
+        pytest.skip(
+            f"needs the shared fixtures at {FIXTURES} (written by the original EDSR-PyTorch and BTSRN code; "
+            "set SR_TF_SHARED_DATA to the folder beside them)"
+        )
     return FIXTURES
 
 
@@ -34,10 +42,14 @@ def nhwc(array):
 @pytest.mark.parametrize("size", ["b2f8", "b16f64"])
 def test_edsr_pytorch_fixtures_reproduce_the_official_output(fixtures, size):
     io_file = np.load(fixtures / "edsr_pytorch" / f"edsr_baseline_x2_{size}_io.npz")
-    network = convert.from_edsr_pytorch(fixtures / "edsr_pytorch" / f"edsr_baseline_x2_{size}_state_dict.pt",
-                                        "edsr_baseline", 2)
-    assert models.describe(network)["options"] == {"num_blocks": int(io_file["n_resblocks"]),
-                                                   "num_features": int(io_file["n_feats"]), "res_scale": 1.0}
+    network = convert.from_edsr_pytorch(
+        fixtures / "edsr_pytorch" / f"edsr_baseline_x2_{size}_state_dict.pt", "edsr_baseline", 2
+    )
+    assert models.describe(network)["options"] == {
+        "num_blocks": int(io_file["n_resblocks"]),
+        "num_features": int(io_file["n_feats"]),
+        "res_scale": 1.0,
+    }
     np.testing.assert_allclose(network(nhwc(io_file["lr"])).numpy(), nhwc(io_file["sr"]), atol=1e-3)
 
 
@@ -57,13 +69,21 @@ def test_btsrn_release_checkpoint_reproduces_the_release_graph_and_predict(fixtu
         np.testing.assert_allclose(network(io_file[f"lr_{k}"]).numpy(), io_file[f"residual_{k}"], atol=1e-5)
     sr = models.build_inference_model(network, scale=2)(io_file["lr_uint8"][None]).numpy()[0]
     levels = np.abs(sr.astype(int) - io_file["predict_sr_uint8"].astype(int))
-    assert sr.shape == io_file["predict_sr_uint8"].shape and levels.max() <= 2  # the release's bicubic is Pillow's
+    assert (
+        sr.shape == io_file["predict_sr_uint8"].shape and levels.max() <= 2
+    )  # the release's bicubic is Pillow's
 
 
 def test_the_command_writes_a_keras_file_that_round_trips_and_exports(fixtures, tmp_path):
     output = tmp_path / "edsr.keras"
-    lines = convert_checkpoint("edsr_pytorch", str(fixtures / "edsr_pytorch" / "edsr_baseline_x2_b2f8_state_dict.pt"),
-                            "edsr_baseline", [2], str(output), str(tmp_path / "export"))
+    lines = convert_checkpoint(
+        "edsr_pytorch",
+        str(fixtures / "edsr_pytorch" / "edsr_baseline_x2_b2f8_state_dict.pt"),
+        "edsr_baseline",
+        [2],
+        str(output),
+        str(tmp_path / "export"),
+    )
     assert "5,699 trainable parameters" in lines[1] and any("SavedModel" in line for line in lines)
     reloaded = models.load_keras_network(str(output))
     assert models.describe(reloaded)["options"]["num_blocks"] == 2
@@ -83,8 +103,12 @@ def test_wrong_scale_and_wrong_architecture_are_named_and_nothing_is_written(fix
     assert os.listdir(tmp_path) == []
     import tensorflow as tf
 
-    other = tf.train.Checkpoint(head=tf.Variable(np.zeros((3, 3), np.float32))).write(str(tmp_path / "other" / "ckpt"))
-    with pytest.raises(convert.ConversionError, match="not a BTSRN release checkpoint: no in/kernel among .*head"):
+    other = tf.train.Checkpoint(head=tf.Variable(np.zeros((3, 3), np.float32))).write(
+        str(tmp_path / "other" / "ckpt")
+    )
+    with pytest.raises(
+        convert.ConversionError, match="not a BTSRN release checkpoint: no in/kernel among .*head"
+    ):
         convert.from_btsrn_release(other, 2)
 
 
@@ -118,6 +142,7 @@ def test_a_pickle_naming_another_global_is_refused_and_never_runs(tmp_path):
 
 
 # -- MDSR: a checkpoint in the official key layout, written here without torch ----------------
+
 
 class _Storage:
     def __init__(self, key, array):
@@ -154,7 +179,7 @@ def write_torch_zip(path, state):
         def reducer_override(self, obj):
             if isinstance(obj, _Tensor):
                 shape = obj.storage.array.shape
-                strides = tuple(int(np.prod(shape[i + 1:])) for i in range(len(shape)))
+                strides = tuple(int(np.prod(shape[i + 1 :])) for i in range(len(shape)))
                 return _rebuild_tensor_v2, (obj.storage, 0, shape, strides, False, collections.OrderedDict())
             return NotImplemented
 
@@ -194,7 +219,7 @@ def official_mdsr_state(rng, scales, blocks, feats):
         state[f"{key}.weight"], state[f"{key}.bias"] = conv(rng, out, inp, k)
 
     put("head.0", feats, 3, 3)
-    for k, s in enumerate(scales):
+    for k in range(len(scales)):
         for j in range(2):
             put(f"pre_process.{k}.{j}.body.0", feats, feats, 5)
             put(f"pre_process.{k}.{j}.body.2", feats, feats, 5)
@@ -234,7 +259,7 @@ def _conv_nhwc(x, weight, bias, relu=False):
     out = np.zeros(x.shape[:3] + (weight.shape[0],))
     for dy in range(k):
         for dx in range(k):
-            patch = padded[:, dy: dy + x.shape[1], dx: dx + x.shape[2], :]
+            patch = padded[:, dy : dy + x.shape[1], dx : dx + x.shape[2], :]
             out += patch @ weight[:, :, dy, dx].T
     out += bias
     return np.maximum(out, 0) if relu else out
@@ -250,7 +275,10 @@ def _pixel_shuffle_nhwc(x, r):
 
 def mdsr_reference(state, k, s, blocks, lr):
     """The official MDSR forward pass for branch k (scale s), in numpy."""
-    w = lambda key: (state[f"{key}.weight"], state[f"{key}.bias"])
+
+    def w(key):
+        return state[f"{key}.weight"], state[f"{key}.bias"]
+
     x = lr + state["sub_mean.bias"]
     x = _conv_nhwc(x, *w("head.0"))
     for j in range(2):
@@ -275,7 +303,9 @@ def official_edsr_state(rng, scale, blocks, feats):
     state["head.0.weight"], state["head.0.bias"] = conv(rng, feats, 3, 3)
     for i in range(blocks):
         for part in (0, 2):
-            state[f"body.{i}.body.{part}.weight"], state[f"body.{i}.body.{part}.bias"] = conv(rng, feats, feats, 3)
+            state[f"body.{i}.body.{part}.weight"], state[f"body.{i}.body.{part}.bias"] = conv(
+                rng, feats, feats, 3
+            )
     state[f"body.{blocks}.weight"], state[f"body.{blocks}.bias"] = conv(rng, feats, feats, 3)
     for j, r in enumerate({2: [2], 3: [3], 4: [2, 2]}[scale]):
         state[f"tail.0.{2 * j}.weight"], state[f"tail.0.{2 * j}.bias"] = conv(rng, feats * r * r, feats, 3)
@@ -284,11 +314,15 @@ def official_edsr_state(rng, scale, blocks, feats):
 
 
 def test_an_edsr_width_with_the_other_models_residual_scaling_is_refused(tmp_path):
-    """EDSR scales residuals by 0.1, EDSR-baseline does not; a state_dict does not say which, its width does."""
+    """EDSR scales residuals by 0.1, EDSR-baseline does not; a state_dict does not say which, its width
+    does."""
     path = tmp_path / "EDSR_baseline_like.pt"
     write_torch_zip(path, official_edsr_state(np.random.default_rng(1), 2, blocks=1, feats=64))
-    with pytest.raises(convert.ConversionError, match="64 features, the width of edsr_baseline .residual scaling 1.*"
-                                                      "--model=edsr scales residuals by 0.1: use --model=edsr_baseline"):
+    with pytest.raises(
+        convert.ConversionError,
+        match="64 features, the width of edsr_baseline .residual scaling 1.*"
+        "--model=edsr scales residuals by 0.1: use --model=edsr_baseline",
+    ):
         convert.from_edsr_pytorch(path, "edsr", 2)
     assert models.describe(convert.from_edsr_pytorch(path, "edsr_baseline", 2))["options"]["res_scale"] == 1.0
     chosen = convert.from_edsr_pytorch(path, "edsr", 2, res_scale=0.1)  # said explicitly: converted as asked
@@ -302,8 +336,14 @@ def test_the_command_makes_missing_output_folders_and_refuses_unwritable_ones(tm
     lines = convert_checkpoint("edsr_pytorch", str(path), "edsr_baseline", [2], str(output))
     assert output.is_file() and lines[-1].startswith(f"wrote {output}")
     (tmp_path / "afile").write_text("a file")
-    with pytest.raises(ValueError, match=f"cannot write {tmp_path}/afile/b.keras: {tmp_path}/afile is a file"):
-        convert_checkpoint("edsr_pytorch", str(path), "edsr_baseline", [2], str(tmp_path / "afile" / "b.keras"))
+    with pytest.raises(
+        ValueError, match=f"cannot write {tmp_path}/afile/b.keras: {tmp_path}/afile is a file"
+    ):
+        convert_checkpoint(
+            "edsr_pytorch", str(path), "edsr_baseline", [2], str(tmp_path / "afile" / "b.keras")
+        )
     with pytest.raises(convert.ConversionError):  # a step that fails removes the folders it made
-        convert_checkpoint("edsr_pytorch", str(path), "edsr_baseline", [3], str(tmp_path / "other" / "c.keras"))
+        convert_checkpoint(
+            "edsr_pytorch", str(path), "edsr_baseline", [3], str(tmp_path / "other" / "c.keras")
+        )
     assert sorted(os.listdir(tmp_path)) == ["afile", "newdir", "tiny.pt"]

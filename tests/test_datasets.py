@@ -6,7 +6,16 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from sr_tf.data import DatasetError, FilePairSet, benchmark, div2k, image_folder, open_pairs, samples, tfds_div2k
+from sr_tf.data import (
+    DatasetError,
+    FilePairSet,
+    benchmark,
+    div2k,
+    image_folder,
+    open_pairs,
+    samples,
+    tfds_div2k,
+)
 from sr_tf.data.images import ImageError
 from sr_tf.data.imresize import imresize
 
@@ -83,14 +92,24 @@ def test_a_missing_div2k_folder_says_where_div2k_comes_from_and_what_else_to_use
     with pytest.raises(DatasetError) as error:
         open_pairs(f"div2k:{tmp_path / 'data' / 'DIV2K'}", 3, "train_valid")
     message = str(error.value)
-    assert message.startswith(f"DIV2K folder not found: {tmp_path / 'data' / 'DIV2K'}. DIV2K comes from "
-                              "https://data.vision.ee.ethz.ch/cvl/DIV2K/")
-    assert ("DIV2K_train_HR.zip, DIV2K_valid_HR.zip, DIV2K_train_LR_bicubic_X3.zip, DIV2K_valid_LR_bicubic_X3.zip "
-            f"and unzip them all into {tmp_path / 'data' / 'DIV2K'}") in message
-    for alternative in ("--train_data=folder:<your photos>", "--train_data=tfds:div2k", "--val_data=benchmark:"):
+    assert message.startswith(
+        f"DIV2K folder not found: {tmp_path / 'data' / 'DIV2K'}. DIV2K comes from "
+        "https://data.vision.ee.ethz.ch/cvl/DIV2K/"
+    )
+    assert (
+        "DIV2K_train_HR.zip, DIV2K_valid_HR.zip, DIV2K_train_LR_bicubic_X3.zip, "
+        "DIV2K_valid_LR_bicubic_X3.zip "
+        f"and unzip them all into {tmp_path / 'data' / 'DIV2K'}"
+    ) in message
+    for alternative in (
+        "--train_data=folder:<your photos>",
+        "--train_data=tfds:div2k",
+        "--val_data=benchmark:",
+    ):
         assert alternative in message
     assert "DIV2K_train_HR.zip, DIV2K_train_LR_bicubic_X2.zip and" in str(
-        pytest.raises(DatasetError, div2k, tmp_path / "absent", 2, "train").value)
+        pytest.raises(DatasetError, div2k, tmp_path / "absent", 2, "train").value
+    )
     with pytest.raises(DatasetError, match="split"):
         div2k(tmp_path, 2, "test")
 
@@ -260,7 +279,9 @@ def test_tfds_prepared_dataset_loads_offline(tmp_path, no_network, monkeypatch):
 
     def local_splits(self, dl_manager):  # stands in for the 5 GB download
         return {
-            split: self._generate_examples(lr_path=f"{tmp_path}/src/{part}_lr", hr_path=f"{tmp_path}/src/{part}_hr")
+            split: self._generate_examples(
+                lr_path=f"{tmp_path}/src/{part}_lr", hr_path=f"{tmp_path}/src/{part}_hr"
+            )
             for split, part in (("train", "train"), ("validation", "valid"))
         }
 

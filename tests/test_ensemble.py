@@ -1,15 +1,16 @@
 """Self-ensemble: the 8 transforms undone and averaged; the same result over 2 replicas."""
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tiny import TINY_OPTIONS
 
 from sr_tf import models
+from sr_tf.core import devices as distribute
 from sr_tf.inference import ensemble
 from sr_tf.inference.options import InferenceOptions
 from sr_tf.inference.predictor import network_predictor
-from sr_tf.core import devices as distribute
-from tiny import TINY_OPTIONS
 
 TINY = TINY_OPTIONS
 IMAGE = tf.TensorSpec((None, None, 3), tf.uint8)
@@ -96,5 +97,6 @@ def test_run_loaded_under_the_strategy_gives_the_same_result(tmp_path, strategy,
     options = InferenceOptions(strategy=strategy, self_ensemble=True)
     mirrored = load_predictor(str(tmp_path), options)
     plain = load_predictor(str(tmp_path))
-    assert np.array_equal(mirrored.upscale(lr, 2, options),
-                          plain.upscale(lr, 2, InferenceOptions(self_ensemble=True)))
+    assert np.array_equal(
+        mirrored.upscale(lr, 2, options), plain.upscale(lr, 2, InferenceOptions(self_ensemble=True))
+    )

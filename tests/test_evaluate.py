@@ -1,4 +1,5 @@
 """Evaluation: results JSON format, the command, run directories, DIV2K protocol, bad inputs."""
+
 import json
 import os
 import subprocess
@@ -7,13 +8,13 @@ import sys
 import keras
 import numpy as np
 import pytest
+from tiny import TINY_BTSRN, TINY_EDSR
 
 from sr_tf import models
 from sr_tf.data.images import write_png
 from sr_tf.data.imresize import imresize
 from sr_tf.evaluation import metrics, scoring
 from sr_tf.inference.predictor import ModelError, bicubic_predictor, load_predictor
-from tiny import TINY_BTSRN, TINY_EDSR
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -36,8 +37,16 @@ def test_results_json_has_the_contract_format(tmp_path, make_benchmark):
 def test_evaluate_command(tmp_path, make_benchmark, assert_quiet):
     root = make_benchmark(tmp_path / "bench", set_name="Mini")
     out = tmp_path / "results.json"
-    command = [sys.executable, "-m", "sr_tf.evaluate", "--model=bicubic", f"--benchmark_dir={root}", "--sets=Mini",
-               "--scales=2", f"--results_json={out}"]
+    command = [
+        sys.executable,
+        "-m",
+        "sr_tf.evaluate",
+        "--model=bicubic",
+        f"--benchmark_dir={root}",
+        "--sets=Mini",
+        "--scales=2",
+        f"--results_json={out}",
+    ]
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a user runs it
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -57,7 +66,9 @@ def test_run_directory_is_evaluated_at_its_latest_checkpoint(tmp_path, make_run,
     pairs = scoring.open_sets(root, ["Tiny"], 2)["Tiny"]
     score = scoring.evaluate(predictor, pairs, 2, protocol)
     inference = models.build_inference_model(network, "edsr_baseline", 2)
-    psnrs = [metrics.psnr(inference(lr[None])[0].numpy(), hr, protocol) for lr, hr in map(pairs.load, range(2))]
+    psnrs = [
+        metrics.psnr(inference(lr[None])[0].numpy(), hr, protocol) for lr, hr in map(pairs.load, range(2))
+    ]
     assert score["psnr"] == pytest.approx(np.mean(psnrs), abs=1e-6)
     with pytest.raises(ModelError, match="x3"):
         scoring.evaluate_all(predictor, root, ["Tiny"], [3])

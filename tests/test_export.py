@@ -1,5 +1,6 @@
 """SavedModel export: what a failed check leaves, the signatures' input checks, the CLI. Every
 registered model's SavedModel (and TFLite) round trip is in the shared harness (test_models.py)."""
+
 import json
 import os
 import subprocess
@@ -9,10 +10,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tiny import TINY_OPTIONS
 
 from sr_tf import export, models
 from sr_tf.inference.predictor import load_predictor
-from tiny import TINY_OPTIONS
 
 TINY = TINY_OPTIONS
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -30,7 +31,9 @@ def keras_output(network, name, scale, image):
 def test_mdsr_exports_one_savedmodel_per_scale(tmp_path):
     network = tiny_network("mdsr_baseline", (2, 3))
     exported = export.export_scales(network, tmp_path / "saved_model", check=False)
-    assert [(e.scale, e.path) for e in exported] == [(s, str(tmp_path / "saved_model" / f"x{s}")) for s in (2, 3)]
+    assert [(e.scale, e.path) for e in exported] == [
+        (s, str(tmp_path / "saved_model" / f"x{s}")) for s in (2, 3)
+    ]
     predictor = load_predictor(str(tmp_path / "saved_model"))
     assert predictor.scales == (2, 3)
     image = export.test_image(11, 14)

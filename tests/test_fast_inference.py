@@ -2,6 +2,7 @@
 PSNR-loss guard and the missing-extra errors. Tiny networks; speed is measured by
 tools/bench_runtimes.py, not here. The full-image model.tflite of a SavedModel export, as --model
 too, is checked by the model harness (conftest.run_model_test)."""
+
 import json
 import os
 import sys
@@ -9,13 +10,13 @@ import sys
 import keras
 import numpy as np
 import pytest
+from tiny import TINY_OPTIONS
 
 from sr_tf import export, models
 from sr_tf.commands import export as export_main
 from sr_tf.inference import accelerated, runtimes
 from sr_tf.inference.options import InferenceOptions
 from sr_tf.inference.predictor import ModelError, load_predictor, network_predictor
-from tiny import TINY_OPTIONS
 
 SCALE = 2
 
@@ -45,8 +46,9 @@ def int8_runtime(file_format):
 def int8_export(request, tiny_btsrn, tmp_path_factory):
     path, network = tiny_btsrn
     target = tmp_path_factory.mktemp("int8") / "btsrn_int8"
-    lines = export.export_network_file(network, "btsrn", SCALE, target, request.param, quantization="int8",
-                                       max_psnr_loss=10.0)
+    lines = export.export_network_file(
+        network, "btsrn", SCALE, target, request.param, quantization="int8", max_psnr_loss=10.0
+    )
     return target, lines, request.param
 
 
@@ -82,8 +84,16 @@ def test_int8_folder_in_evaluate_and_upscale(int8_export, tmp_path, make_benchma
     target = int8_export[0]
     root = make_benchmark(tmp_path / "bench")
     results = tmp_path / "r.json"
-    status = evaluate.main(["evaluate", f"--model={target}", f"--benchmark_dir={root}", "--sets=Tiny", "--scales=2",
-                            f"--results_json={results}"])
+    status = evaluate.main(
+        [
+            "evaluate",
+            f"--model={target}",
+            f"--benchmark_dir={root}",
+            "--sets=Tiny",
+            "--scales=2",
+            f"--results_json={results}",
+        ]
+    )
     assert status == 0 and json.loads(results.read_text())["Tiny"]["x2"]["psnr"] > 10
 
     from sr_tf.data.images import read_image, write_png
@@ -92,8 +102,12 @@ def test_int8_folder_in_evaluate_and_upscale(int8_export, tmp_path, make_benchma
     write_png(photo, random_image(30, 40, 2))
     for tile in ("0", "12"):
         out = tmp_path / f"out{tile}.png"
-        assert upscale.main(["upscale", f"--model={target}", f"--input={photo}", f"--output={out}",
-                             f"--tile={tile}"]) == 0
+        assert (
+            upscale.main(
+                ["upscale", f"--model={target}", f"--input={photo}", f"--output={out}", f"--tile={tile}"]
+            )
+            == 0
+        )
         assert read_image(out).shape == (60, 80, 3)
 
 
@@ -108,7 +122,9 @@ def test_float_network_files_reproduce_keras(file_format, tiny_btsrn, tmp_path, 
     expected = network_predictor(network).float_fns[SCALE](image).numpy()
     got = predictor.float_fns[SCALE](image).numpy()
     assert np.abs(got - expected).max() < export.FLOAT_TOLERANCE
-    assert predictor.runtime.split()[0] == ("litert" if file_format == "tflite" else int8_runtime("onnx").split()[0])
+    assert predictor.runtime.split()[0] == (
+        "litert" if file_format == "tflite" else int8_runtime("onnx").split()[0]
+    )
 
 
 def test_onnx_runtime_runs_onnx_files_too(tiny_btsrn, tmp_path, random_image):
@@ -134,7 +150,9 @@ def test_edsr_onnx_round_trip(tmp_path, random_image):
 def test_psnr_guard_refuses_and_writes_nothing(tiny_btsrn, tmp_path, monkeypatch):
     _, network = tiny_btsrn
     monkeypatch.setattr(accelerated, "psnr_change", lambda *args: (-0.5, 30.0, 29.5))
-    with pytest.raises(export.ExportError, match=r"-0.500 dB.*more than --max_psnr_loss=0.1 dB lost; nothing written"):
+    with pytest.raises(
+        export.ExportError, match=r"-0.500 dB.*more than --max_psnr_loss=0.1 dB lost; nothing written"
+    ):
         export.export_network_file(network, "btsrn", SCALE, tmp_path / "out", "tflite", quantization="int8")
     assert os.listdir(tmp_path) == []
 
@@ -142,7 +160,9 @@ def test_psnr_guard_refuses_and_writes_nothing(tiny_btsrn, tmp_path, monkeypatch
 def test_psnr_guard_in_the_command(tiny_btsrn, tmp_path, monkeypatch, capsys):
     path, _ = tiny_btsrn
     monkeypatch.setattr(accelerated, "psnr_change", lambda *args: (-0.25, 30.0, 29.75))
-    status = export_main.main(["export", f"--model={path}", f"--output={tmp_path / 'out'}", "--quantize=int8"])
+    status = export_main.main(
+        ["export", f"--model={path}", f"--output={tmp_path / 'out'}", "--quantize=int8"]
+    )
     assert status == 1 and "more than --max_psnr_loss=0.1 dB lost" in capsys.readouterr().err
     assert os.listdir(tmp_path) == []
 
@@ -160,7 +180,9 @@ def test_missing_extra_names_it(monkeypatch, tiny_btsrn, tmp_path):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     monkeypatch.setitem(sys.modules, "onnxruntime.quantization", None)
     with pytest.raises(ModelError, match=r"--precision=int8: .*onnxruntime.*pip install 'sr_tf\[onnx\]'"):
-        load_predictor(tiny_btsrn[0], InferenceOptions(precision="int8"))  # quantized by ONNX Runtime's quantizer
+        load_predictor(
+            tiny_btsrn[0], InferenceOptions(precision="int8")
+        )  # quantized by ONNX Runtime's quantizer
     monkeypatch.setitem(sys.modules, "tf2onnx", None)
     with pytest.raises(runtimes.MissingRuntime, match=r"--format=onnx needs tf2onnx.*sr_tf\[onnx\]"):
         export.export_network_file(network, "btsrn", SCALE, tmp_path / "o", "onnx")
@@ -171,12 +193,17 @@ def test_bad_precision_and_quantize_are_usage_errors(tiny_btsrn, tmp_path, capsy
     from sr_tf.commands import upscale
 
     path, _ = tiny_btsrn
-    assert upscale.main(["upscale", f"--model={path}", "--input=x.png", "--output=y.png", "--precision=int4"]) == 2
+    assert (
+        upscale.main(["upscale", f"--model={path}", "--input=x.png", "--output=y.png", "--precision=int4"])
+        == 2
+    )
     assert "--precision" in capsys.readouterr().err
     assert export_main.main(["export", f"--model={path}", f"--output={tmp_path}/o", "--quantize=int4"]) == 2
     assert "--quantize" in capsys.readouterr().err
-    assert export_main.main(["export", f"--model={path}", f"--output={tmp_path}/o", "--tflite",
-                             "--format=onnx"]) == 2
+    assert (
+        export_main.main(["export", f"--model={path}", f"--output={tmp_path}/o", "--tflite", "--format=onnx"])
+        == 2
+    )
     assert os.listdir(tmp_path) == []
 
 
@@ -213,7 +240,12 @@ def test_openvino_bf16_and_fp32_paths(tiny_btsrn, random_image):
     assert np.abs(ov32.float_fns[SCALE](image).numpy() - expected).max() < 0.01
     fast = load_predictor(path, InferenceOptions(precision="bf16"))
     assert fast.runtime.startswith("openvino")
-    assert np.abs(fast.upscale(image, SCALE).astype(int) - network_predictor(network).upscale(image, SCALE)).max() <= 8
+    assert (
+        np.abs(
+            fast.upscale(image, SCALE).astype(int) - network_predictor(network).upscale(image, SCALE)
+        ).max()
+        <= 8
+    )
 
 
 @pytest.mark.slow
@@ -223,7 +255,9 @@ def test_shipped_btsrn_x2_int8_within_a_tenth_of_a_db_on_set5(benchmark_dir, tmp
     network = load_predictor("pretrained:btsrn_x2").keep_alive[0]
     lines = export.export_network_file(network, "btsrn", 2, tmp_path / "q", "onnx", quantization="int8")
     set5 = sources.open_pairs(f"benchmark:{benchmark_dir}:Set5", 2)
-    change, _, _ = accelerated.psnr_change(network_predictor(network), load_predictor(str(tmp_path / "q")), set5, 2)
+    change, _, _ = accelerated.psnr_change(
+        network_predictor(network), load_predictor(str(tmp_path / "q")), set5, 2
+    )
     assert change >= -0.1, (change, lines)
 
 
@@ -231,8 +265,14 @@ def test_bench_runtimes_quick_table(tmp_path, load_tool):
     """tools/bench_runtimes.py on a tiny network: a row per path with its ratio, torch rows or a
     skip reason naming the extra."""
     tool = load_tool("bench_runtimes.py")
-    settings = dict(quick=True, paths=["tf_fp32", "ort_fp32", "torch_fp32"], lr_size=16, rounds=1,
-                    benchmark_dir=None, sets=[])
+    settings = dict(
+        quick=True,
+        paths=["tf_fp32", "ort_fp32", "torch_fp32"],
+        lr_size=16,
+        rounds=1,
+        benchmark_dir=None,
+        sets=[],
+    )
     result = tool.benchmark_model("edsr_baseline_x2", settings, str(tmp_path))
     assert result["scale"] == 2 and {"tf_fp32", "ort_fp32"} <= set(result["rows"])
     if runtimes.available("torch"):

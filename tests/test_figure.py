@@ -1,4 +1,5 @@
 """The Fig. 5 style comparison figure."""
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -26,11 +27,14 @@ def test_each_compared_model_adds_its_two_panels(tmp_path):
     crops = [figures.parse_crop("0,0,24")]
     sizes = []
     for compare in ((), (bicubic_predictor(), bicubic_predictor())):
-        path = figures.make_figure(bicubic_predictor(), hr, 2, crops, tmp_path / f"fig{len(compare)}.png",
-                                   compare=compare)
+        path = figures.make_figure(
+            bicubic_predictor(), hr, 2, crops, tmp_path / f"fig{len(compare)}.png", compare=compare
+        )
         with Image.open(path) as image:
             sizes.append(image.size)
-    assert sizes[1][1] == sizes[0][1] and sizes[1][0] == pytest.approx(sizes[0][0] * 9 / 5, abs=2)  # 5 -> 9 panels
+    assert sizes[1][1] == sizes[0][1] and sizes[1][0] == pytest.approx(
+        sizes[0][0] * 9 / 5, abs=2
+    )  # 5 -> 9 panels
 
 
 def test_the_command_runs_every_model_as_its_inference_flags_say(tmp_path, monkeypatch):
@@ -49,9 +53,22 @@ def test_the_command_runs_every_model_as_its_inference_flags_say(tmp_path, monke
 
     monkeypatch.setattr(predictor, "load_predictor", recording_load)
     monkeypatch.setattr(Predictor, "upscale", recording_upscale)
-    status = figure.main(["sr_tf.figure", "--model=bicubic", "--compare=bicubic", f"--hr={tmp_path / 'hr.png'}",
-                          "--scale=2", "--crop=0,0,16", f"--output={tmp_path / 'fig.png'}", "--self_ensemble",
-                          "--cpu_replicas=2", "--tile=8", "--max_megapixels=0.5", "--precision=bf16"])
+    status = figure.main(
+        [
+            "sr_tf.figure",
+            "--model=bicubic",
+            "--compare=bicubic",
+            f"--hr={tmp_path / 'hr.png'}",
+            "--scale=2",
+            "--crop=0,0,16",
+            f"--output={tmp_path / 'fig.png'}",
+            "--self_ensemble",
+            "--cpu_replicas=2",
+            "--tile=8",
+            "--max_megapixels=0.5",
+            "--precision=bf16",
+        ]
+    )
     assert status == 0 and (tmp_path / "fig.png").is_file()
     assert [options.precision for options in loaded] == ["bf16", "fp32"] and len(seen) == 2
     for options in loaded + seen:

@@ -35,7 +35,9 @@ def alpha_warning(monkeypatch, caplog):
 
 def test_extensions_cover_the_common_formats_in_any_case():
     assert set(IMAGE_EXTENSIONS) == {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
-    assert has_image_extension("a/B.PNG") and has_image_extension("x.Jpeg") and not has_image_extension("x.txt")
+    assert (
+        has_image_extension("a/B.PNG") and has_image_extension("x.Jpeg") and not has_image_extension("x.txt")
+    )
 
 
 @pytest.mark.parametrize("suffix", [".png", ".bmp", ".tif", ".TIFF", ".webp"])

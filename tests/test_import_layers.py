@@ -4,10 +4,9 @@ count too): core -> models -> data -> evaluation -> inference -> training -> exp
 Run alone with `python -m pytest tests/test_import_layers.py -q`; it reads the source and imports
 only `sr_tf` itself (no TensorFlow).
 """
+
 import ast
 import pathlib
-
-import sr_tf
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "sr_tf"
 LAYERS = ["core", "models", "data", "evaluation", "inference", "training", "export", "convert", "commands"]
@@ -35,7 +34,9 @@ def imported(path, name, known):
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             if not base.startswith("sr_tf"):
                 continue
             for alias in node.names:
@@ -76,14 +77,17 @@ def test_no_module_imports_a_layer_above_its_own():
 def test_there_is_no_import_circle():
     graph = import_graph()
     # A package's __init__ re-exporting its own submodules is not a circle for this purpose.
-    edges = {name: {t for t in targets if not (name.startswith(t + ".") and t in graph)} for name, targets in graph.items()}
+    edges = {
+        name: {t for t in targets if not (name.startswith(t + ".") and t in graph)}
+        for name, targets in graph.items()
+    }
     state, cycles = {}, []
 
     def visit(node, stack):
         state[node] = "open"
         for target in sorted(edges[node]):
             if state.get(target) == "open":
-                cycles.append(" -> ".join(stack[stack.index(target):] + [target]))
+                cycles.append(" -> ".join(stack[stack.index(target) :] + [target]))
             elif target not in state:
                 visit(target, stack + [target])
         state[node] = "done"
@@ -96,15 +100,24 @@ def test_there_is_no_import_circle():
 
 def test_no_library_module_imports_the_command_layer():
     library = [(name, targets) for name, targets in import_graph().items() if layer(name) != "commands"]
-    offending = [f"{name} imports {target}" for name, targets in library for target in sorted(targets)
-                 if layer(target) == "commands"]
+    offending = [
+        f"{name} imports {target}"
+        for name, targets in library
+        for target in sorted(targets)
+        if layer(target) == "commands"
+    ]
     assert not offending, "\n".join(offending)
 
 
 def test_inference_imports_nothing_from_training():
     """Opening a network is a models service (models.opening): inference needs no training code."""
-    offending = [f"{name} imports {target}" for name, targets in import_graph().items() if layer(name) == "inference"
-                 for target in sorted(targets) if layer(target) == "training"]
+    offending = [
+        f"{name} imports {target}"
+        for name, targets in import_graph().items()
+        if layer(name) == "inference"
+        for target in sorted(targets)
+        if layer(target) == "training"
+    ]
     assert not offending, "\n".join(offending)
 
 
@@ -112,4 +125,6 @@ def test_importing_sr_tf_does_nothing_beyond_importing():
     """No environment change, no argv sniffing: the console filter belongs to the command entry points.
     sr_tf/__init__.py holds its docstring and constants, nothing else."""
     body = ast.parse((PACKAGE / "__init__.py").read_text()).body
-    assert all(isinstance(node, (ast.Expr, ast.Assign)) and isinstance(node.value, ast.Constant) for node in body)
+    assert all(
+        isinstance(node, (ast.Expr, ast.Assign)) and isinstance(node.value, ast.Constant) for node in body
+    )

@@ -1,4 +1,5 @@
 """MATLAB-exact bicubic imresize: the real MATLAB LR files, numpy == TF (eager, graph, tf.data)."""
+
 import math
 
 import numpy as np

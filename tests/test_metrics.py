@@ -1,4 +1,5 @@
 """PSNR / SSIM protocols, and the papers' bicubic column reproduced on the shared Set5 / Set14."""
+
 import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
@@ -18,7 +19,9 @@ def random_image(shape, seed=0):
 
 
 def test_bicubic_column_of_the_papers(benchmark_dir):
-    results, protocols = scoring.evaluate_all(bicubic_predictor(), benchmark_dir, ["Set5", "Set14"], [2, 3, 4])
+    results, protocols = scoring.evaluate_all(
+        bicubic_predictor(), benchmark_dir, ["Set5", "Set14"], [2, 3, 4]
+    )
     for set_name, by_scale in PAPER_BICUBIC.items():
         for scale, (paper_psnr, paper_ssim) in by_scale.items():
             score = results[set_name][f"x{scale}"]
@@ -35,7 +38,9 @@ def test_psnr_on_y_of_a_constant_colour_offset():
     expected = 20 * np.log10(255 / (10 * 219 / 255))
     assert metrics.psnr(sr, hr, metrics.Protocol("y", 2)) == pytest.approx(expected, abs=1e-9)
     # A grayscale file is compared on its gray values: no 219/255 range compression.
-    assert metrics.psnr(sr, hr, metrics.Protocol("y", 2), gray=True) == pytest.approx(20 * np.log10(25.5), abs=1e-9)
+    assert metrics.psnr(sr, hr, metrics.Protocol("y", 2), gray=True) == pytest.approx(
+        20 * np.log10(25.5), abs=1e-9
+    )
     assert metrics.psnr(sr, hr, metrics.Protocol("rgb", 2)) == pytest.approx(20 * np.log10(25.5), abs=1e-9)
 
 

@@ -1,16 +1,16 @@
 """The model zoo: every registered model through the shared harness (conftest.run_model_test), exact
 parameter counts, geometry, block variants, layers, inference heads."""
+
 import dataclasses
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tiny import TINY_BTSRN, TINY_EDSR
 
 from sr_tf import models
 from sr_tf.models import layers
-from tiny import TINY_BTSRN, TINY_EDSR
-
 
 # The release's model_resnet_up and the official EDSR-PyTorch code, counted from their layer definitions.
 PARAMETER_COUNTS = [
@@ -38,11 +38,19 @@ def test_parameter_count_is_exact(name, scale, expected):
 # adds (`variants`: other options that must round-trip too; `tflite`: its TFLite file as well).
 # A model registered without an entry here fails until it has one.
 HARNESS = {
-    "btsrn": dict(scale=2, options=TINY_BTSRN, trainable=987, outputs=[(1, 20, 12, 3)],  # the valid centre
-                  variants=[{"block": "gated"}], tflite=True),
+    "btsrn": dict(
+        scale=2,
+        options=TINY_BTSRN,
+        trainable=987,
+        outputs=[(1, 20, 12, 3)],  # the valid centre
+        variants=[{"block": "gated"}],
+        tflite=True,
+    ),
     "edsr_baseline": dict(scale=3, options=TINY_EDSR, trainable=7451, outputs=[(1, 39, 27, 3)], tflite=True),
     "edsr": dict(scale=3, options=TINY_EDSR, trainable=7451, outputs=[(1, 39, 27, 3)]),
-    "mdsr_baseline": dict(scale=(4, 2), options=TINY_EDSR, trainable=22_067, outputs=[(1, 52, 36, 3), (1, 26, 18, 3)]),
+    "mdsr_baseline": dict(
+        scale=(4, 2), options=TINY_EDSR, trainable=22_067, outputs=[(1, 52, 36, 3), (1, 26, 18, 3)]
+    ),
     "mdsr": dict(scale=(3,), options=TINY_EDSR, trainable=13_883, outputs=[(1, 39, 27, 3)]),
 }
 
@@ -79,7 +87,7 @@ def test_btsrn_release_layer_names_and_layout():
     expected |= {f"hr_conv{i}_{p}" for i in range(4) for p in ("proj", "filt")}
     assert conv_names == expected
     assert model.get_layer("up1").kernel.shape == (2, 2, 128, 128)
-    slopes = [l.negative_slope for l in model.layers if isinstance(l, keras.layers.LeakyReLU)]
+    slopes = [layer.negative_slope for layer in model.layers if isinstance(layer, keras.layers.LeakyReLU)]
     assert len(slopes) == 11 * 2 + 2 + 1  # two per block, one per deconvolution, one before `out`
     assert all(slope == pytest.approx(0.2) for slope in slopes)
     for layer in model.layers:
@@ -251,9 +259,11 @@ def test_zoo_table_prints_every_model(capsys):
 
     assert zoo_cli.main(["sr_tf.models"]) == 0
     out = capsys.readouterr().out
-    for name, scale, expected in PARAMETER_COUNTS:
+    for _name, _scale, expected in PARAMETER_COUNTS:
         assert f"{expected:,}" in out
-    assert [row[:2] for row in PARAMETER_COUNTS] == [row[:2] for row in models.zoo_table()]  # every recorded count
+    assert [row[:2] for row in PARAMETER_COUNTS] == [
+        row[:2] for row in models.zoo_table()
+    ]  # every recorded count
 
 
 def test_describe_refuses_a_plain_keras_model():
@@ -265,7 +275,9 @@ def test_describe_refuses_a_plain_keras_model():
 def test_a_model_registered_later_is_listed():
     from sr_tf.models import specs
 
-    models.register(dataclasses.replace(models.get_spec("edsr_baseline"), name="edsr_later", parameters={2: 1}))
+    models.register(
+        dataclasses.replace(models.get_spec("edsr_baseline"), name="edsr_later", parameters={2: 1})
+    )
     try:
         assert models.model_names()[-1] == "edsr_later"
         assert ("edsr_later", 2, 1) in models.zoo_table()

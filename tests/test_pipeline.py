@@ -60,7 +60,9 @@ def test_patch_settings_per_family():
 def test_grid_counts_match_the_release_formula():
     for h in range(100, 400, 7):
         for w in (131, 132, 215, 216, 300):
-            expected = (max(0, (h - 132) // 84 + 1) if h >= 132 else 0) * ((w - 132) // 84 + 1 if w >= 132 else 0)
+            expected = (max(0, (h - 132) // 84 + 1) if h >= 132 else 0) * (
+                (w - 132) // 84 + 1 if w >= 132 else 0
+            )
             assert grid_patches_per_image(h, w) == expected
     assert grid_patches_per_image(1356, 2040) == 15 * 23  # a DIV2K image: 345 patches
     assert grid_patches_per_image(64, 64, hr_patch=32, border=4, stride=8) == 4 * 4

@@ -1,14 +1,15 @@
 """Tiled inference equals whole-image inference bit for bit, with bounded tile sizes."""
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tiny import TINY_OPTIONS
 
 from sr_tf import models
 from sr_tf.inference import tiling
 from sr_tf.inference.options import InferenceOptions
 from sr_tf.inference.predictor import bicubic_predictor, network_predictor
-from tiny import TINY_OPTIONS
 
 TINY = TINY_OPTIONS
 

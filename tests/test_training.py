@@ -1,4 +1,5 @@
 """Training runs end to end on tiny models and images: outputs, resume, NaN stop, warm start, MDSR."""
+
 import json
 import pathlib
 
@@ -7,16 +8,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
-
-from sr_tf import models
-from sr_tf.training import runs
-from sr_tf.training.config import TrainConfig
-from sr_tf.commands.train import train
-from sr_tf.training.trainer import TrainingError, warm_start
 from tiny import TINY_BTSRN, TINY_EDSR
 
-pytestmark = pytest.mark.slow  # every test here trains a network or starts a process
+from sr_tf import models
+from sr_tf.commands.train import train
+from sr_tf.training import runs
+from sr_tf.training.config import TrainConfig
+from sr_tf.training.trainer import TrainingError, warm_start
 
+pytestmark = pytest.mark.slow  # every test here trains a network or starts a process
 
 
 def photo_like(rng, size):
@@ -38,9 +38,21 @@ def photo_folder(tmp_path_factory):
 
 def tiny_config(run_dir, folder, **overrides):
     settings = dict(
-        run_dir=str(run_dir), model="btsrn", scale=(2,), model_options=TINY_BTSRN,
-        train_data=f"folder:{folder}", val_images=2, batch_size=4, patch_mode="random", hr_patch=24,
-        steps=6, checkpoint_every=3, log_every=1, validate_every=100, export=False, seed=3,
+        run_dir=str(run_dir),
+        model="btsrn",
+        scale=(2,),
+        model_options=TINY_BTSRN,
+        train_data=f"folder:{folder}",
+        val_images=2,
+        batch_size=4,
+        patch_mode="random",
+        hr_patch=24,
+        steps=6,
+        checkpoint_every=3,
+        log_every=1,
+        validate_every=100,
+        export=False,
+        seed=3,
     )
     settings.update(overrides)
     return TrainConfig(**settings)
@@ -72,8 +84,15 @@ def test_a_run_writes_flags_checkpoints_logs_and_a_saved_model(tmp_path, photo_f
     assert description == models.describe(models.open_network(run_dir))
     assert runs.latest_checkpoint(run_dir).endswith("ckpt-6")
     tags = event_tags(run_dir / "logs")
-    assert {"loss", "learning_rate", "steps_per_second", "psnr_x2", "bicubic_psnr_x2",
-            "bicubic_output_truth_x2", "_hparams_/session_start_info"} <= tags
+    assert {
+        "loss",
+        "learning_rate",
+        "steps_per_second",
+        "psnr_x2",
+        "bicubic_psnr_x2",
+        "bicubic_output_truth_x2",
+        "_hparams_/session_start_info",
+    } <= tags
     reloaded = tf.saved_model.load(result.saved_model)
     lr = np.random.default_rng(0).integers(0, 256, (11, 13, 3), dtype=np.uint8)
     assert "serving_default" in reloaded.signatures
@@ -118,12 +137,16 @@ def test_grid_mode_epochs_drive_the_0618_schedule(tmp_path, photo_folder):
     """The 160x160 photo holds one 108x108 grid patch; an epoch is two grid passes (as the release's
     original + rot90 versions), so 2 steps per epoch at batch 1 and a 0.618 decay every 2 steps."""
     run_dir = tmp_path / "run"
-    config = tiny_config(run_dir, photo_folder, patch_mode="grid", hr_patch=108, batch_size=1, steps=None, epochs=3)
+    config = tiny_config(
+        run_dir, photo_folder, patch_mode="grid", hr_patch=108, batch_size=1, steps=None, epochs=3
+    )
     result = train(config)
     assert result.step == 6
     from tensorboard.backend.event_processing import event_accumulator
 
-    accumulator = event_accumulator.EventAccumulator(str(run_dir / "logs" / "train"), size_guidance={"tensors": 0})
+    accumulator = event_accumulator.EventAccumulator(
+        str(run_dir / "logs" / "train"), size_guidance={"tensors": 0}
+    )
     accumulator.Reload()
     rates = [float(tf.make_ndarray(e.tensor_proto)) for e in accumulator.Tensors("learning_rate")]
     expected = [0.001 * 0.618**epoch for epoch in (0, 0, 1, 1, 2, 2)]
@@ -143,8 +166,18 @@ def test_mirrored_training_over_two_cpu_replicas(tmp_path, photo_folder):
 
 
 def test_mdsr_trains_every_scale_through_one_network(tmp_path, photo_folder):
-    config = tiny_config(tmp_path / "run", photo_folder, model="mdsr_baseline", scale=(2, 3), model_options=TINY_EDSR,
-                         hr_patch=None, lr_patch=8, steps=6, loss="l1", export=True)
+    config = tiny_config(
+        tmp_path / "run",
+        photo_folder,
+        model="mdsr_baseline",
+        scale=(2, 3),
+        model_options=TINY_EDSR,
+        hr_patch=None,
+        lr_patch=8,
+        steps=6,
+        loss="l1",
+        export=True,
+    )
     result = train(config)
     assert set(result.psnr) == {2, 3}
     assert sorted(p.name for p in (tmp_path / "run" / "saved_model").iterdir()) == ["x2", "x3"]
@@ -157,14 +190,19 @@ def test_warm_start_copies_matching_weights_from_an_x2_run(tmp_path, photo_folde
     source = dict((w.path, w.numpy()) for w in models.open_network(x2).weights)
     from sr_tf.models import build_model
 
-    for scale, fresh in ((4, {"up_1_conv/kernel", "up_1_conv/bias"}), (3, {"up_0_conv/kernel", "up_0_conv/bias"})):
+    for scale, fresh in (
+        (4, {"up_1_conv/kernel", "up_1_conv/bias"}),
+        (3, {"up_0_conv/kernel", "up_0_conv/bias"}),
+    ):
         target = build_model("edsr_baseline", scale, **TINY_EDSR)
         copied, skipped = warm_start(target, str(x2))
         assert {s.split(" ")[0] for s in skipped} == fresh
         for weight in target.weights:
             if weight.path in copied:
                 np.testing.assert_array_equal(weight.numpy(), source[weight.path])
-    result = train(tiny_config(tmp_path / "x4", photo_folder, steps=1, scale=(4,), warm_start=str(x2), **edsr))
+    result = train(
+        tiny_config(tmp_path / "x4", photo_folder, steps=1, scale=(4,), warm_start=str(x2), **edsr)
+    )
     assert result.step == 1
 
 
@@ -194,8 +232,10 @@ def test_a_killed_runs_lock_does_not_block_a_rerun(tmp_path):
     import subprocess
     import sys
 
-    script = ("import sys, time; from sr_tf.training.runs import RunLock; lock = RunLock(sys.argv[1]).acquire(); "
-              "print('locked', flush=True); time.sleep(60)")
+    script = (
+        "import sys, time; from sr_tf.training.runs import RunLock; lock = RunLock(sys.argv[1]).acquire(); "
+        "print('locked', flush=True); time.sleep(60)"
+    )
     child = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True)
     assert child.stdout.readline().strip() == "locked"
     with pytest.raises(runs.RunError, match=f"pid {child.pid}"):
@@ -229,7 +269,9 @@ def test_a_start_that_fails_after_taking_the_lock_releases_it(tmp_path, photo_fo
     runs.RunLock(run_dir).acquire().release()  # free at once, not when garbage is collected
 
 
-def test_an_interrupted_checkpoint_save_is_cleaned_up_and_bicubic_is_logged_from_the_start(tmp_path, photo_folder):
+def test_an_interrupted_checkpoint_save_is_cleaned_up_and_bicubic_is_logged_from_the_start(
+    tmp_path, photo_folder
+):
     run_dir = tmp_path / "run"
     train(tiny_config(run_dir, photo_folder, steps=3, validate_every=1))
     partial = run_dir / "checkpoints" / "ckpt-6_temp"
@@ -247,7 +289,8 @@ def test_an_interrupted_checkpoint_save_is_cleaned_up_and_bicubic_is_logged_from
 
 
 def test_a_folder_without_val_data_holds_out_images_or_says_it_validates_on_training_images(
-        tmp_path, photo_folder, make_photo_folder):
+    tmp_path, photo_folder, make_photo_folder
+):
     from sr_tf.data import held_out_split, image_folder
 
     folder = make_photo_folder("ten_photos", count=10, size=40, seed=5)
@@ -255,10 +298,15 @@ def test_a_folder_without_val_data_holds_out_images_or_says_it_validates_on_trai
     assert len(train_part) == 9 and len(held) == 1 and set(held.names).isdisjoint(train_part.names)
     assert held_out_split(image_folder(folder, 2))[1].names == held.names  # deterministic
     result = train(tiny_config(tmp_path / "held", folder, steps=1, val_images=0))
-    assert result.validation_images.startswith("1 images held out") and held.names[0] in result.validation_images
+    assert (
+        result.validation_images.startswith("1 images held out") and held.names[0] in result.validation_images
+    )
     few = train(tiny_config(tmp_path / "few", photo_folder, steps=1))
     assert "training-set PSNR" in few.validation_images
-    assert "training-set PSNR" in json.loads((tmp_path / "few" / "results.json").read_text())["validation_images"]
+    assert (
+        "training-set PSNR"
+        in json.loads((tmp_path / "few" / "results.json").read_text())["validation_images"]
+    )
 
 
 def test_a_checkpoint_holds_weights_and_optimizer_only(tmp_path, photo_folder):

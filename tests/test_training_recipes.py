@@ -1,38 +1,66 @@
 """The training recipes and the train step: exact schedules, losses, replicas, MDSR branch isolation."""
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tiny import TINY_BTSRN, TINY_EDSR
 
 from sr_tf import models
 from sr_tf.core import devices as distribute
 from sr_tf.training import recipes
 from sr_tf.training.config import TrainConfig, config_to_flags
 from sr_tf.training.step import make_train_step
-from tiny import TINY_BTSRN, TINY_EDSR
-
 
 
 def test_btsrn_schedule_is_0618_per_epoch_for_16_epochs():
     recipe = models.get_spec("btsrn").recipe("release")
-    assert (recipe.learning_rate, recipe.lr_decay_factor, recipe.epochs, recipe.batch_size) == (1e-3, 0.618, 16, 32)
+    assert (recipe.learning_rate, recipe.lr_decay_factor, recipe.epochs, recipe.batch_size) == (
+        1e-3,
+        0.618,
+        16,
+        32,
+    )
     steps_per_epoch = 7
     schedule = recipes.learning_rate_schedule(recipe.learning_rate, recipe.lr_decay_factor, steps_per_epoch)
     for epoch in range(16):
         for step in (epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch - 1):
             assert float(schedule(step)) == pytest.approx(0.001 * 0.618**epoch, rel=1e-6)
     # run.sh's awk printed 6 significant digits: the same rates to within that rounding.
-    release = [0.001, 0.000618, 0.000381924, 0.000236029, 0.000145866, 9.01452e-5, 5.57097e-5, 3.44286e-5,
-               2.12769e-5, 1.31491e-5, 8.12614e-6, 5.02195e-6, 3.10357e-6, 1.91801e-6, 1.18533e-6, 7.32534e-7]
+    release = [
+        0.001,
+        0.000618,
+        0.000381924,
+        0.000236029,
+        0.000145866,
+        9.01452e-5,
+        5.57097e-5,
+        3.44286e-5,
+        2.12769e-5,
+        1.31491e-5,
+        8.12614e-6,
+        5.02195e-6,
+        3.10357e-6,
+        1.91801e-6,
+        1.18533e-6,
+        7.32534e-7,
+    ]
     ours = [float(schedule(k * steps_per_epoch)) for k in range(16)]
     np.testing.assert_allclose(ours, release, rtol=5e-6)
 
 
 def test_edsr_schedule_halves_every_2e5_steps_over_3e5():
     recipe = models.get_spec("edsr").recipe("release")
-    assert (recipe.learning_rate, recipe.lr_decay_every, recipe.steps, recipe.batch_size, recipe.lr_patch) == (
-        1e-4, 200_000, 300_000, 16, 48)
-    schedule = recipes.learning_rate_schedule(recipe.learning_rate, recipe.lr_decay_factor, recipe.lr_decay_every)
+    assert (
+        recipe.learning_rate,
+        recipe.lr_decay_every,
+        recipe.steps,
+        recipe.batch_size,
+        recipe.lr_patch,
+    ) == (1e-4, 200_000, 300_000, 16, 48)
+    schedule = recipes.learning_rate_schedule(
+        recipe.learning_rate, recipe.lr_decay_factor, recipe.lr_decay_every
+    )
     assert float(schedule(0)) == pytest.approx(1e-4)
     assert float(schedule(199_999)) == pytest.approx(1e-4)
     assert float(schedule(200_000)) == pytest.approx(5e-5)
@@ -89,7 +117,9 @@ def train_steps(strategy, name, scale, options, loss, steps=2):
     return losses, [w.numpy() for w in network.trainable_weights]
 
 
-@pytest.mark.parametrize("name,options,loss", [("btsrn", TINY_BTSRN, "mse_residual"), ("edsr_baseline", TINY_EDSR, "l1")])
+@pytest.mark.parametrize(
+    "name,options,loss", [("btsrn", TINY_BTSRN, "mse_residual"), ("edsr_baseline", TINY_EDSR, "l1")]
+)
 def test_one_and_two_replicas_give_the_same_loss_and_weights(name, options, loss):
     two = distribute.make_strategy("mirrored")
     assert two.num_replicas_in_sync == 2
@@ -114,7 +144,13 @@ def test_mdsr_step_moves_only_the_drawn_branch_and_shared_layers():
     after = {w.path: w.numpy() for w in network.trainable_weights}
     moved = {path for path in before if not np.array_equal(before[path], after[path])}
     assert moved and all("x3" not in path for path in moved)
-    assert {"head/kernel", "body_0_conv1/kernel", "tail/kernel", "up_x2_0_conv/kernel", "pre_x2_0_conv1/kernel"} <= moved
+    assert {
+        "head/kernel",
+        "body_0_conv1/kernel",
+        "tail/kernel",
+        "up_x2_0_conv/kernel",
+        "pre_x2_0_conv1/kernel",
+    } <= moved
     for variable, old in zip(optimizer.variables, slots_before):
         if "x3" in variable.path:
             np.testing.assert_array_equal(variable.numpy(), old)  # the x3 branch's Adam slots stay put
@@ -122,7 +158,13 @@ def test_mdsr_step_moves_only_the_drawn_branch_and_shared_layers():
 
 def test_config_resolves_recipes_and_round_trips_to_flags():
     config = TrainConfig(run_dir="/tmp/run", model="edsr_baseline", scale=(3,), steps=10).resolved()
-    assert (config.batch_size, config.lr_patch, config.hr_patch, config.patch_mode, config.loss) == (16, 48, 0, "random", "l1")
+    assert (config.batch_size, config.lr_patch, config.hr_patch, config.patch_mode, config.loss) == (
+        16,
+        48,
+        0,
+        "random",
+        "l1",
+    )
     btsrn = TrainConfig(run_dir="/tmp/run", model="btsrn", model_options={"block": "gated"}).resolved()
     assert (btsrn.epochs, btsrn.hr_patch, btsrn.patch_mode, btsrn.learning_rate) == (16, 108, "grid", 1e-3)
     lines = config_to_flags(btsrn)
@@ -154,8 +196,13 @@ def test_every_setting_is_one_flag_and_round_trips(tmp_path):
     fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"model_options"}
     options = set(training_config.option_flags())
     assert fields | options == set(values) - {"flagfile", "undefok"} - set(flags.FlagValues())
-    config = TrainConfig(run_dir=str(tmp_path), model="btsrn", model_options={"block": "gated"}, recipe="budget",
-                         max_minutes=3.0).resolved()
+    config = TrainConfig(
+        run_dir=str(tmp_path),
+        model="btsrn",
+        model_options={"block": "gated"},
+        recipe="budget",
+        max_minutes=3.0,
+    ).resolved()
     values(["prog", *config_to_flags(config)])
     assert training_config.config_from_flags(values).resolved() == config
 
@@ -163,4 +210,6 @@ def test_every_setting_is_one_flag_and_round_trips(tmp_path):
 def test_budget_schedule_warms_up_then_anneals_to_zero():
     rates = [recipes.budget_learning_rate(1e-3, p, 0.1) for p in (0.0, 0.05, 0.1, 0.55, 1.0)]
     assert rates[0] == pytest.approx(1e-5) and rates[1] == pytest.approx(5e-4)
-    assert rates[2] == pytest.approx(1e-3) and rates[3] == pytest.approx(5e-4) and rates[4] == pytest.approx(0.0)
+    assert (
+        rates[2] == pytest.approx(1e-3) and rates[3] == pytest.approx(5e-4) and rates[4] == pytest.approx(0.0)
+    )

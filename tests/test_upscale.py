@@ -1,4 +1,5 @@
 """Upscaling files: a folder with every image mode and one corrupt file, the command's exit code."""
+
 import os
 import subprocess
 import sys
@@ -6,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
-
 from tiny import TINY_BTSRN
+
 from sr_tf import models
 from sr_tf.commands import upscale
 from sr_tf.data.images import read_image
@@ -29,7 +30,7 @@ def make_folder(root):
     Image.fromarray(rgb[..., 0]).save(root / "gray.png")
     Image.fromarray(rgb).convert("P").save(root / "sub" / "palette.png")
     Image.fromarray(np.dstack([rgb, np.full((9, 12), 128, np.uint8)])).save(root / "alpha.png")
-    Image.fromarray((rgb[..., 1].astype(np.uint16) * 257)).save(root / "deep.png")
+    Image.fromarray(rgb[..., 1].astype(np.uint16) * 257).save(root / "deep.png")
     (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not an image")
     (root / "notes.txt").write_text("not an image, not listed")
     return rgb
@@ -39,12 +40,21 @@ def test_folder_with_a_corrupt_file(tmp_path):
     rgb = make_folder(tmp_path / "in")
     jobs = plan_jobs(tmp_path / "in", tmp_path / "out")
     assert [os.path.relpath(target, tmp_path / "out") for _, target in jobs] == [
-        "alpha.png", "broken.png", "deep.png", "gray.png", "rgb.png", os.path.join("sub", "palette.png")]
+        "alpha.png",
+        "broken.png",
+        "deep.png",
+        "gray.png",
+        "rgb.png",
+        os.path.join("sub", "palette.png"),
+    ]
     failures = upscale_files(bicubic_predictor(), jobs, 2, progress=False)
     assert [os.path.basename(source) for source, _ in failures] == ["broken.png"]
     assert "broken.png" in failures[0][1]
-    written = sorted(os.path.relpath(os.path.join(d, f), tmp_path / "out")
-                     for d, _, files in os.walk(tmp_path / "out") for f in files)
+    written = sorted(
+        os.path.relpath(os.path.join(d, f), tmp_path / "out")
+        for d, _, files in os.walk(tmp_path / "out")
+        for f in files
+    )
     assert written == ["alpha.png", "deep.png", "gray.png", "rgb.png", os.path.join("sub", "palette.png")]
     assert np.array_equal(read_image(tmp_path / "out" / "rgb.png"), imresize(rgb, 2))
     assert np.array_equal(read_image(tmp_path / "out" / "alpha.png"), imresize(rgb, 2))
@@ -56,8 +66,16 @@ def test_folder_with_a_corrupt_file(tmp_path):
 @pytest.mark.slow
 def test_upscale_command_reports_failures(tmp_path):
     make_folder(tmp_path / "in")
-    command = [sys.executable, "-m", "sr_tf.upscale", "--model=bicubic", f"--input={tmp_path / 'in'}",
-               f"--output={tmp_path / 'out'}", "--scale=3", "--tile=5"]
+    command = [
+        sys.executable,
+        "-m",
+        "sr_tf.upscale",
+        "--model=bicubic",
+        f"--input={tmp_path / 'in'}",
+        f"--output={tmp_path / 'out'}",
+        "--scale=3",
+        "--tile=5",
+    ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 1
@@ -84,11 +102,14 @@ def test_single_file_and_bad_arguments(tmp_path):
     assert pick_scale(bicubic_predictor(), 4) == 4
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--output={tmp}/big.jpg", "--scale=2"], "give it a .png name"),
-    (["--output={tmp}/big.png"], "--scale is needed"),
-    (["--output={tmp}/big.png", "--scale=9"], "--scale=9: bicubic upscales by x2"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--output={tmp}/big.jpg", "--scale=2"], "give it a .png name"),
+        (["--output={tmp}/big.png"], "--scale is needed"),
+        (["--output={tmp}/big.png", "--scale=9"], "--scale=9: bicubic upscales by x2"),
+    ],
+)
 def test_usage_errors_of_upscale_exit_2(tmp_path, capsys, argv, message):
     image = tmp_path / "photo.png"
     Image.fromarray(np.zeros((6, 7, 3), np.uint8)).save(image)
@@ -96,8 +117,18 @@ def test_usage_errors_of_upscale_exit_2(tmp_path, capsys, argv, message):
     assert upscale.main(argv) == 2
     lines = capsys.readouterr().err.splitlines()
     assert message in lines[0] and lines[1] == "Try --help for the flags." and len(lines) == 2
-    assert upscale.main(["sr_tf.upscale", "--model=bicubic", f"--input={tmp_path / 'none.png'}",
-                         f"--output={tmp_path / 'o.png'}", "--scale=2"]) == 1  # a missing file is bad input: 1
+    assert (
+        upscale.main(
+            [
+                "sr_tf.upscale",
+                "--model=bicubic",
+                f"--input={tmp_path / 'none.png'}",
+                f"--output={tmp_path / 'o.png'}",
+                "--scale=2",
+            ]
+        )
+        == 1
+    )  # a missing file is bad input: 1
 
 
 def test_grayscale_files_come_back_grayscale_as_the_luma_of_the_rgb_sr(tmp_path):
@@ -107,11 +138,15 @@ def test_grayscale_files_come_back_grayscale_as_the_luma_of_the_rgb_sr(tmp_path)
     Image.fromarray(np.dstack([gray, np.full_like(gray, 200)])).save(tmp_path / "la.png")  # gray + alpha
     Image.fromarray(gray.astype(np.uint16) * 257).save(tmp_path / "deep.png")  # 16-bit gray
     Image.fromarray(np.dstack([gray] * 3)).save(tmp_path / "rgb_of_gray.png")  # RGB stays RGB
-    predictor = network_predictor(models.build_model("btsrn", 2, **TINY_BTSRN))  # channels differ: a real test
+    predictor = network_predictor(
+        models.build_model("btsrn", 2, **TINY_BTSRN)
+    )  # channels differ: a real test
     assert upscale_files(predictor, plan_jobs(tmp_path, tmp_path / "out"), 2, progress=False) == []
     sr = predictor.upscale(np.dstack([gray] * 3), 2)
     assert np.abs(sr[..., 0].astype(int) - sr[..., 1]).max() > 0
-    expected = np.clip(np.floor(gray_values(sr) + 0.5), 0, 255).astype(np.uint8)  # 0.299 R + 0.587 G + 0.114 B
+    expected = np.clip(np.floor(gray_values(sr) + 0.5), 0, 255).astype(
+        np.uint8
+    )  # 0.299 R + 0.587 G + 0.114 B
     assert np.array_equal(gray_image(sr), expected)
     for name in ("l", "la", "deep"):
         with Image.open(tmp_path / "out" / f"{name}.png") as written:
@@ -121,7 +156,9 @@ def test_grayscale_files_come_back_grayscale_as_the_luma_of_the_rgb_sr(tmp_path)
 
 
 def test_one_large_image_shows_a_progress_bar_over_its_tiles(tmp_path, capsys):
-    Image.fromarray(np.random.default_rng(5).integers(0, 256, (24, 36, 3), dtype=np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray(np.random.default_rng(5).integers(0, 256, (24, 36, 3), dtype=np.uint8)).save(
+        tmp_path / "a.png"
+    )
     jobs = plan_jobs(tmp_path / "a.png", tmp_path / "a_x2.png")
     assert upscale_files(bicubic_predictor(), jobs, 2, InferenceOptions(tile=12)) == []
     err = capsys.readouterr().err

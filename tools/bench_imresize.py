@@ -6,6 +6,7 @@
 Each time is the best (and median) of --runs calls after one warm-up call, all in this run; the
 ratios are to Pillow's `Image.resize(size, Image.BICUBIC, reducing_gap=None)` to the same size.
 """
+
 import statistics
 import time
 
@@ -45,7 +46,7 @@ def load_image(path):
         with Image.open(path) as image:
             return np.asarray(image.convert("RGB"))
     except (OSError, ValueError) as error:
-        raise app.UsageError(f"--image={path}: cannot read it as an image ({error})")
+        raise app.UsageError(f"--image={path}: cannot read it as an image ({error})") from error
 
 
 def time_calls(function, runs):
@@ -81,9 +82,7 @@ def benchmark(image, scale, runs):
     return {
         "sr_tf imresize (numpy)": time_calls(lambda: imresize(image, scale), runs),
         "sr_tf tf_imresize (tf.function)": time_calls(lambda: graph_resize(tensor).numpy(), runs),
-        "Pillow BICUBIC": time_calls(
-            lambda: pil_image.resize(size, Image.BICUBIC, reducing_gap=None), runs
-        ),
+        "Pillow BICUBIC": time_calls(lambda: pil_image.resize(size, Image.BICUBIC, reducing_gap=None), runs),
     }
 
 

@@ -10,6 +10,7 @@ and their ratios. The pipeline is timed alone, after --warmup batches that fill 
 BTSRN: the release's grid (HR 108, border 12, stride 84), batch 32, MSE on the residual target
 (HR - bicubic LR, centre crop). EDSR-baseline: random 48x48 LR crops, batch 16, L1.
 """
+
 import time
 
 from absl import app, flags
@@ -20,7 +21,9 @@ flags.DEFINE_list("models", ["btsrn", "edsr_baseline"], "Models to time.")
 flags.DEFINE_integer("steps", 3, "Timed training steps per model (after one tracing step).")
 flags.DEFINE_integer("batches", 60, "Timed pipeline batches per configuration.")
 flags.DEFINE_integer("warmup", 20, "Pipeline batches before timing (fills the shuffle buffers).")
-flags.DEFINE_string("cache_dir", None, "Where generated LR images are cached (default $SR_TF_CACHE or ~/.cache/sr_tf).")
+flags.DEFINE_string(
+    "cache_dir", None, "Where generated LR images are cached (default $SR_TF_CACHE or ~/.cache/sr_tf)."
+)
 FLAGS = flags.FLAGS
 
 # model -> global batch, as the papers / release train them
@@ -58,7 +61,7 @@ def training_step(name, scale, network):
             bicubic = tf.image.resize(lr01, tf.shape(hr)[1:3], "bicubic")
             output = network(lr01, training=True)
             margin = (hr.shape[1] - output.shape[1]) // 2
-            target = (hr01 - bicubic)[:, margin: margin + output.shape[1], margin: margin + output.shape[2]]
+            target = (hr01 - bicubic)[:, margin : margin + output.shape[1], margin : margin + output.shape[2]]
             return tf.reduce_mean(tf.square(target - output))
         output = network(tf.cast(lr, tf.float32), training=True)
         return tf.reduce_mean(tf.abs(tf.cast(hr, tf.float32) - output))
@@ -138,7 +141,7 @@ def main(argv):
     try:
         pairs = open_pairs(FLAGS.data, FLAGS.scale, "train", cache_dir=FLAGS.cache_dir)
     except DatasetError as e:
-        raise app.UsageError(f"--data={FLAGS.data}: {e}")
+        raise app.UsageError(f"--data={FLAGS.data}: {e}") from e
     rows = [measure(pairs, m, FLAGS.scale, FLAGS.steps, FLAGS.batches, FLAGS.warmup) for m in FLAGS.models]
     print(report(rows, pairs))
 

@@ -24,6 +24,7 @@ PSNR: every sr_tf path on --sets with the papers' protocol (Y, scale pixels shav
 beside tf_fp32. Photo: `python -m sr_tf.upscale` of a --photo_size LR photo in a child process per
 --precision (start-up included): wall seconds and peak resident memory.
 """
+
 import json
 import os
 import resource
@@ -36,13 +37,24 @@ import time
 import numpy as np
 from absl import app, flags
 
-ALL_PATHS = ("tf_fp32", "tf_bf16", "ov_fp32", "ov_bf16", "ov_int8", "ort_fp32", "ort_int8", "litert_fp32",
-             "litert_int8")
+ALL_PATHS = (
+    "tf_fp32",
+    "tf_bf16",
+    "ov_fp32",
+    "ov_bf16",
+    "ov_int8",
+    "ort_fp32",
+    "ort_int8",
+    "litert_fp32",
+    "litert_int8",
+)
 TORCH_PATHS = ("torch_fp32", "torch_bf16")
 
 
 def define_flags():
-    flags.DEFINE_list("models", ["btsrn_x2", "btsrn_x4", "edsr_baseline_x2"], "Shipped networks (pretrained:<name>).")
+    flags.DEFINE_list(
+        "models", ["btsrn_x2", "btsrn_x4", "edsr_baseline_x2"], "Shipped networks (pretrained:<name>)."
+    )
     flags.DEFINE_list("paths", list(ALL_PATHS + TORCH_PATHS), "Paths to time (see above).")
     flags.DEFINE_integer("lr_size", 256, "Side of the random LR image timed.")
     flags.DEFINE_integer("rounds", 5, "Timed rounds (each runs every path once, after one warm-up round).")
@@ -50,9 +62,12 @@ def define_flags():
     flags.DEFINE_list("sets", ["Set5", "Set14"], "Benchmark sets for the PSNR columns.")
     flags.DEFINE_string("photo_size", "1920x1080", "LR photo WxH for the end-to-end upscale ('' skips it).")
     flags.DEFINE_list("photo_models", ["btsrn_x2"], "Shipped networks of the photo runs.")
-    flags.DEFINE_list("photo_runs", ["fp32", "auto", "int8_export", "tflite_int8_export"],
-                      "Photo runs: a --precision value, int8_export (--model=<sr_tf.export --quantize=int8 folder>) "
-                      "or tflite_int8_export (the same with --format=tflite).")
+    flags.DEFINE_list(
+        "photo_runs",
+        ["fp32", "auto", "int8_export", "tflite_int8_export"],
+        "Photo runs: a --precision value, int8_export (--model=<sr_tf.export --quantize=int8 folder>) "
+        "or tflite_int8_export (the same with --format=tflite).",
+    )
     flags.DEFINE_string("json", None, "Also write everything to this JSON file.")
     flags.DEFINE_bool("quick", False, "Tiny random networks and images, one round, no photo: a smoke test.")
 
@@ -84,8 +99,11 @@ def network_file_predictor(network, scale, kind, folder):
         path = accelerated.int8_network_file(network, scale, folder, "onnx")
         return accelerated.onnx_predictor(path, runtime="openvino" if kind == "ov_int8" else "onnxruntime")
     path = os.path.join(folder, f"{kind}.{'onnx' if kind == 'ort_fp32' else 'tflite'}")
-    content = accelerated.convert_onnx(network, scale) if kind == "ort_fp32" else accelerated.convert_float_tflite(
-        network, scale)
+    content = (
+        accelerated.convert_onnx(network, scale)
+        if kind == "ort_fp32"
+        else accelerated.convert_float_tflite(network, scale)
+    )
     with open(path, "wb") as f:
         f.write(content)
     if kind == "litert_fp32":
@@ -122,8 +140,11 @@ def torch_edsr(scale, num_blocks=16, num_features=64):
     class ResBlock(nn.Module):
         def __init__(self):
             super().__init__()
-            self.body = nn.Sequential(nn.Conv2d(num_features, num_features, 3, padding=1), nn.ReLU(True),
-                                      nn.Conv2d(num_features, num_features, 3, padding=1))
+            self.body = nn.Sequential(
+                nn.Conv2d(num_features, num_features, 3, padding=1),
+                nn.ReLU(True),
+                nn.Conv2d(num_features, num_features, 3, padding=1),
+            )
 
         def forward(self, x):
             return x + self.body(x)
@@ -133,8 +154,9 @@ def torch_edsr(scale, num_blocks=16, num_features=64):
             super().__init__()
             self.register_buffer("mean", torch.tensor([0.4488, 0.4371, 0.4040]).view(1, 3, 1, 1) * 255)
             self.head = nn.Conv2d(3, num_features, 3, padding=1)
-            self.body = nn.Sequential(*[ResBlock() for _ in range(num_blocks)],
-                                      nn.Conv2d(num_features, num_features, 3, padding=1))
+            self.body = nn.Sequential(
+                *[ResBlock() for _ in range(num_blocks)], nn.Conv2d(num_features, num_features, 3, padding=1)
+            )
             steps = [2, 2] if scale == 4 else [scale]
             up = []
             for r in steps:
@@ -198,13 +220,26 @@ def photo_run(name, run, photo, folder):
         model = os.path.join(folder, f"{name}_{run}")
         if not os.path.isdir(model):
             file_format = "tflite" if run.startswith("tflite") else "onnx"
-            export.export_network_file(models.open_network(f"pretrained:{name}"), None,
-                                       int(name.rsplit("_x", 1)[1]), model, file_format, quantization="int8",
-                                       max_psnr_loss=1.0)
+            export.export_network_file(
+                models.open_network(f"pretrained:{name}"),
+                None,
+                int(name.rsplit("_x", 1)[1]),
+                model,
+                file_format,
+                quantization="int8",
+                max_psnr_loss=1.0,
+            )
         precision = "auto"
     output = os.path.join(folder, f"out_{name}_{run}.png")
-    command = [sys.executable, "-m", "sr_tf.upscale", f"--model={model}", f"--input={photo}", f"--output={output}",
-               f"--precision={precision}"]
+    command = [
+        sys.executable,
+        "-m",
+        "sr_tf.upscale",
+        f"--model={model}",
+        f"--input={photo}",
+        f"--output={output}",
+        f"--precision={precision}",
+    ]
     start = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(child.pid, 0)
@@ -212,8 +247,12 @@ def photo_run(name, run, photo, folder):
     out, err = child.stdout.read(), child.stderr.read()
     if status != 0:
         return {"run": run, "error": (err or out).strip().splitlines()[-1:]}
-    return {"run": run, "seconds": round(seconds, 2), "peak_mb": round(usage.ru_maxrss / 1024),
-            "line": out.strip().splitlines()[-1]}
+    return {
+        "run": run,
+        "seconds": round(seconds, 2),
+        "peak_mb": round(usage.ru_maxrss / 1024),
+        "line": out.strip().splitlines()[-1],
+    }
 
 
 def make_photo(size, folder):
@@ -235,8 +274,10 @@ def benchmark_model(name, settings, folder):
     if settings["quick"]:
         keras.utils.set_random_seed(0)
         family, scale = name.rsplit("_x", 1)
-        tiny = {"btsrn": dict(low_blocks=1, high_blocks=1, width=8, bottleneck=4),
-                "edsr_baseline": dict(num_blocks=1, num_features=8)}[family]
+        tiny = {
+            "btsrn": dict(low_blocks=1, high_blocks=1, width=8, bottleneck=4),
+            "edsr_baseline": dict(num_blocks=1, num_features=8),
+        }[family]
         network = models.build_model(family, int(scale), **tiny)
     else:
         network = models.open_network(f"pretrained:{name}")
@@ -276,16 +317,29 @@ def table(results, sets):
         rows = result["rows"]
         base = rows.get("tf_fp32", {})
         torch_best = min((rows[k]["seconds"] for k in TORCH_PATHS if k in rows), default=None)
-        header = ["path", "s/img", "x tf_fp32", "x torch best", *(f"{s} dB" for s in sets), *(f"{s} change" for s in sets)]
-        lines += [f"\n{result['model']} (x{result['scale']}), LR {result['lr_size']}x{result['lr_size']}",
-                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        header = [
+            "path",
+            "s/img",
+            "x tf_fp32",
+            "x torch best",
+            *(f"{s} dB" for s in sets),
+            *(f"{s} change" for s in sets),
+        ]
+        lines += [
+            f"\n{result['model']} (x{result['scale']}), LR {result['lr_size']}x{result['lr_size']}",
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header),
+        ]
         for kind, row in rows.items():
             psnr = row.get("psnr", {})
-            cells = [kind, f"{row['seconds']:.3f}",
-                     f"{base['seconds'] / row['seconds']:.2f}" if base else "-",
-                     f"{torch_best / row['seconds']:.2f}" if torch_best else "-",
-                     *(f"{psnr[s]:.3f}" if s in psnr else "-" for s in sets),
-                     *(f"{psnr[s] - base['psnr'][s]:+.4f}" if s in psnr and "psnr" in base else "-" for s in sets)]
+            cells = [
+                kind,
+                f"{row['seconds']:.3f}",
+                f"{base['seconds'] / row['seconds']:.2f}" if base else "-",
+                f"{torch_best / row['seconds']:.2f}" if torch_best else "-",
+                *(f"{psnr[s]:.3f}" if s in psnr else "-" for s in sets),
+                *(f"{psnr[s] - base['psnr'][s]:+.4f}" if s in psnr and "psnr" in base else "-" for s in sets),
+            ]
             lines.append("| " + " | ".join(cells) + " |")
         for kind, reason in result["skipped"].items():
             lines.append(f"skipped {kind}: {reason}")
@@ -293,9 +347,21 @@ def table(results, sets):
 
 
 def main(argv):
-    settings = {name: flags.FLAGS[name].value for name in
-                ("models", "paths", "lr_size", "rounds", "benchmark_dir", "sets", "photo_size", "photo_models",
-                 "photo_runs", "quick")}
+    settings = {
+        name: flags.FLAGS[name].value
+        for name in (
+            "models",
+            "paths",
+            "lr_size",
+            "rounds",
+            "benchmark_dir",
+            "sets",
+            "photo_size",
+            "photo_models",
+            "photo_runs",
+            "quick",
+        )
+    }
     unknown = sorted(set(settings["paths"]) - set(ALL_PATHS + TORCH_PATHS))
     if unknown:
         raise app.UsageError(f"--paths: unknown {unknown}; choose from {', '.join(ALL_PATHS + TORCH_PATHS)}")
@@ -319,8 +385,16 @@ def main(argv):
                 print(f"photo {settings['photo_size']} {name} {run}: {photos[-1]}", flush=True)
     if flags.FLAGS.json:
         with open(flags.FLAGS.json, "w") as f:
-            json.dump({"settings": settings, "results": results, "photos": photos,
-                       "peak_mb_this_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}, f, indent=2)
+            json.dump(
+                {
+                    "settings": settings,
+                    "results": results,
+                    "photos": photos,
+                    "peak_mb_this_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                },
+                f,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ padding and the bicubic layer's fixed convolutions count), never elementwise ops
 weights (speed does not depend on the values). The other processes' share of the CPU during each part
 is read from /proc/stat: on a shared machine, read the numbers with it.
 """
+
 import contextlib
 import datetime
 import json
@@ -46,21 +47,33 @@ DEFAULT_PARTS = PARTS[:5]
 
 def define_flags():
     """The command's flags (defined only when run as a command, so tests can import this file)."""
-    flags.DEFINE_list("parts", list(DEFAULT_PARTS), f"Parts to run: {', '.join(PARTS)} (activation only on request).")
+    flags.DEFINE_list(
+        "parts", list(DEFAULT_PARTS), f"Parts to run: {', '.join(PARTS)} (activation only on request)."
+    )
     flags.DEFINE_bool("quick", False, "Tiny models, sizes and repetitions (a smoke test of the tool).")
     flags.DEFINE_string("json", None, "Also write the results to this JSON file.")
-    flags.DEFINE_list("models", ["btsrn:2", "btsrn:3", "btsrn:4", "edsr_baseline:2"],
-                      "Inference / XLA models as name:scale.")
+    flags.DEFINE_list(
+        "models",
+        ["btsrn:2", "btsrn:3", "btsrn:4", "edsr_baseline:2"],
+        "Inference / XLA models as name:scale.",
+    )
     flags.DEFINE_list("precisions", ["fp32", "bf16"], "Inference precisions: fp32, bf16 (mixed_bfloat16).")
     flags.DEFINE_integer("lr_size", None, "Inference LR image side (default 256; 24 with --quick).")
     flags.DEFINE_integer("repeats", None, "Timed calls per measurement (default 7; 2 with --quick).")
     flags.DEFINE_integer("warmup", None, "Untimed calls before timing (default 2; 1 with --quick).")
     flags.DEFINE_string("train_data", "samples", "Training data spec for the training part.")
-    flags.DEFINE_integer("train_steps", None, "Timed training steps per feed and round (default 4, three rounds; 1 with --quick).")
+    flags.DEFINE_integer(
+        "train_steps",
+        None,
+        "Timed training steps per feed and round (default 4, three rounds; 1 with --quick).",
+    )
     flags.DEFINE_list("tiling_sizes", None, "LR sizes WxH of the tiling part (default 2040x1356,1020x678).")
-    flags.DEFINE_list("tiling_max_megapixels", None,
-                      "Tile budgets to measure, output megapixels per network call (default: the predictor's "
-                      "default, 1; 0.02 with --quick).")
+    flags.DEFINE_list(
+        "tiling_max_megapixels",
+        None,
+        "Tile budgets to measure, output megapixels per network call (default: the predictor's "
+        "default, 1; 0.02 with --quick).",
+    )
     flags.DEFINE_string("tiling_child", None, "Internal: run one tiled upscale of this WxH in this process.")
 
 
@@ -74,8 +87,13 @@ TINY_OPTIONS = {
 # The training part: (model, scale, global batch) as the release / EDSR paper train them.
 TRAINING_SETUPS = [("btsrn", 2, 32), ("edsr_baseline", 2, 16)]
 POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16"}
-TARGETS = {"fp32_percent_of_peak": 85.0, "bf16_speedup": 1.8, "pipeline_ratio": 0.95,
-           "tiling_peak_gb": 4.0, "tiling_linearity": 1.15}
+TARGETS = {
+    "fp32_percent_of_peak": 85.0,
+    "bf16_speedup": 1.8,
+    "pipeline_ratio": 0.95,
+    "tiling_peak_gb": 4.0,
+    "tiling_linearity": 1.15,
+}
 
 
 # ------------------------------------------------------------------------------- measuring
@@ -96,8 +114,10 @@ def interleaved(fns, args, warmup, repeats):
             start = time.perf_counter()
             fn(*args)
             times[name].append(time.perf_counter() - start)
-    return {name: {"best_s": min(t), "median_s": statistics.median(t), "times_s": [round(x, 4) for x in t]}
-            for name, t in times.items()}
+    return {
+        name: {"best_s": min(t), "median_s": statistics.median(t), "times_s": [round(x, 4) for x in t]}
+        for name, t in times.items()
+    }
 
 
 def time_calls(fn, args, warmup, repeats):
@@ -142,7 +162,9 @@ def conv_gflop(graph):
         if op.type == "Conv2D":  # output [n, h, w, out] x kernel [kh, kw, in, out] / out
             kernel = op.inputs[1].shape
             macs += op.outputs[0].shape.num_elements() * kernel[0] * kernel[1] * kernel[2]
-        elif op.type == "Conv2DBackpropInput":  # a transposed conv: input [n, h, w, in], kernel [kh, kw, out, in]
+        elif (
+            op.type == "Conv2DBackpropInput"
+        ):  # a transposed conv: input [n, h, w, in], kernel [kh, kw, out, in]
             kernel = op.inputs[1].shape
             macs += op.inputs[2].shape.num_elements() * kernel[0] * kernel[1] * kernel[2]
     return 2 * macs / 1e9
@@ -251,7 +273,9 @@ def inference_function(name, scale, options, precision_name, lr_shape, jit_compi
         network = models.build_model(name, scale, **options)
         model = models.build_inference_model(network, name, scale)
     signature = [tf.TensorSpec((1, *lr_shape, 3), tf.uint8, name="lr")]
-    return tf.function(lambda lr: model(lr, training=False), input_signature=signature, jit_compile=jit_compile)
+    return tf.function(
+        lambda lr: model(lr, training=False), input_signature=signature, jit_compile=jit_compile
+    )
 
 
 def time_inference(fn, lr_shape, settings):
@@ -260,8 +284,13 @@ def time_inference(fn, lr_shape, settings):
     gflop = conv_gflop(graph)
     lr = random_image((1, *lr_shape, 3))
     timing = time_calls(fn, (lr,), settings["warmup"], settings["repeats"])
-    return {"gflop": round(gflop, 3), **timing, "best_gflops": round(gflop / timing["best_s"], 1),
-            "median_gflops": round(gflop / timing["median_s"], 1), **dtype_census(graph)}
+    return {
+        "gflop": round(gflop, 3),
+        **timing,
+        "best_gflops": round(gflop / timing["best_s"], 1),
+        "median_gflops": round(gflop / timing["median_s"], 1),
+        **dtype_census(graph),
+    }
 
 
 def inference(settings, peak_results=None):
@@ -283,7 +312,9 @@ def inference(settings, peak_results=None):
             if peak_results:
                 conv_peak = peak_results["conv3x3_128"][precision_name]
                 row["best_percent_of_peak"] = round(100 * row["best_gflops"] / conv_peak["best_gflops"], 1)
-                row["median_percent_of_peak"] = round(100 * row["median_gflops"] / conv_peak["median_gflops"], 1)
+                row["median_percent_of_peak"] = round(
+                    100 * row["median_gflops"] / conv_peak["median_gflops"], 1
+                )
             rows.append(row)
             keras.backend.clear_session()
     return {"rows": rows, "bf16_speedup": bf16_speedups(rows)}
@@ -296,9 +327,14 @@ def bf16_speedups(rows):
     for (name, scale, precision_name), fp32 in by_key.items():
         bf16 = by_key.get((name, scale, "bf16"))
         if precision_name == "fp32" and bf16:
-            speedups.append({"model": name, "scale": scale,
-                             "best": round(fp32["best_s"] / bf16["best_s"], 3),
-                             "median": round(fp32["median_s"] / bf16["median_s"], 3)})
+            speedups.append(
+                {
+                    "model": name,
+                    "scale": scale,
+                    "best": round(fp32["best_s"] / bf16["best_s"], 3),
+                    "median": round(fp32["median_s"] / bf16["median_s"], 3),
+                }
+            )
     return speedups
 
 
@@ -348,11 +384,18 @@ def training(settings):
                     float(step(iterator))
                 seconds[feed] += time.perf_counter() - start
         rates = {feed: rounds * steps / seconds[feed] for feed in feeds}
-        rows.append({"model": name, "scale": scale, "batch_size": batch_size, **patches,
-                     "steps_timed": rounds * steps,
-                     "pipeline_steps_per_s": round(rates["pipeline"], 4),
-                     "cached_steps_per_s": round(rates["cached_batch"], 4),
-                     "ratio": round(rates["pipeline"] / rates["cached_batch"], 3)})
+        rows.append(
+            {
+                "model": name,
+                "scale": scale,
+                "batch_size": batch_size,
+                **patches,
+                "steps_timed": rounds * steps,
+                "pipeline_steps_per_s": round(rates["pipeline"], 4),
+                "cached_steps_per_s": round(rates["cached_batch"], 4),
+                "ratio": round(rates["pipeline"] / rates["cached_batch"], 3),
+            }
+        )
         keras.backend.clear_session()
     return {"rows": rows}
 
@@ -398,10 +441,17 @@ def tiled_upscale_once(width, height, options, max_megapixels):
     # VmHWM, not ru_maxrss: a child's ru_maxrss starts at its parent's resident size at fork time.
     peak_kib = read_status_kib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tiles = len(tiling.plan_tiles(height, width, tile, overlap)) if tile else 1
-    return {"lr_size": [width, height], "output_megapixels": sr.shape[0] * sr.shape[1] / 1e6,
-            "seconds": seconds, "tile": tile, "overlap": overlap, "tiles": tiles,
-            "max_megapixels": budget, "peak_rss_mb": round(peak_kib / 1024, 1),
-            "peak_rss_before_upscale_mb": round(before_kib / 1024, 1) if before_kib else None}
+    return {
+        "lr_size": [width, height],
+        "output_megapixels": sr.shape[0] * sr.shape[1] / 1e6,
+        "seconds": seconds,
+        "tile": tile,
+        "overlap": overlap,
+        "tiles": tiles,
+        "max_megapixels": budget,
+        "peak_rss_mb": round(peak_kib / 1024, 1),
+        "peak_rss_before_upscale_mb": round(before_kib / 1024, 1) if before_kib else None,
+    }
 
 
 def tiling_part(settings):
@@ -410,8 +460,12 @@ def tiling_part(settings):
     for budget in settings["tiling_max_megapixels"]:
         rows = []
         for width, height in settings["tiling_sizes"]:
-            command = [sys.executable, os.path.abspath(__file__), f"--tiling_child={width}x{height}",
-                       f"--tiling_max_megapixels={budget}"]
+            command = [
+                sys.executable,
+                os.path.abspath(__file__),
+                f"--tiling_child={width}x{height}",
+                f"--tiling_max_megapixels={budget}",
+            ]
             if settings["quick"]:
                 command.append("--quick")
             done = subprocess.run(command, capture_output=True, text=True)
@@ -423,7 +477,9 @@ def tiling_part(settings):
         run = {"max_megapixels": budget, "rows": rows}
         if len(rows) >= 2:
             # > 1: the first (larger) image costs more per output pixel than the second.
-            run["seconds_per_megapixel_ratio"] = round(rows[0]["seconds_per_megapixel"] / rows[1]["seconds_per_megapixel"], 3)
+            run["seconds_per_megapixel_ratio"] = round(
+                rows[0]["seconds_per_megapixel"] / rows[1]["seconds_per_megapixel"], 3
+            )
         runs.append(run)
     return {"model": "btsrn", "scale": 4, "precision": "fp32", "runs": runs}
 
@@ -455,8 +511,12 @@ def xla(settings):
             rows.append(row)
             continue
         row["compiles"] = True
-        row["max_abs_difference"] = int(abs(xla_out.numpy().astype(int) - graph_fn(lr).numpy().astype(int)).max())
-        timings = interleaved({"graph": graph_fn, "xla": xla_fn}, (lr,), settings["warmup"], settings["repeats"])
+        row["max_abs_difference"] = int(
+            abs(xla_out.numpy().astype(int) - graph_fn(lr).numpy().astype(int)).max()
+        )
+        timings = interleaved(
+            {"graph": graph_fn, "xla": xla_fn}, (lr,), settings["warmup"], settings["repeats"]
+        )
         for kind, timing in timings.items():
             row[f"{kind}_best_s"] = timing["best_s"]
             row[f"{kind}_median_s"] = timing["median_s"]
@@ -505,10 +565,18 @@ def activation_part(settings):
         keras.utils.set_random_seed(0)
         after = inference_function("btsrn", 2, options, precision_name, lr_shape)
         difference = np.abs(before(lr).numpy().astype(int) - after(lr).numpy().astype(int)).max()
-        timing = interleaved({"keras": before, "unfused": after}, (lr,), settings["warmup"], settings["repeats"])
-        rows.append({"what": "inference", "precision": precision_name, "max_abs_difference": int(difference),
-                     **{f"{k}_{m}": v[m] for k, v in timing.items() for m in ("best_s", "median_s")},
-                     "speedup_median": round(timing["keras"]["median_s"] / timing["unfused"]["median_s"], 3)})
+        timing = interleaved(
+            {"keras": before, "unfused": after}, (lr,), settings["warmup"], settings["repeats"]
+        )
+        rows.append(
+            {
+                "what": "inference",
+                "precision": precision_name,
+                "max_abs_difference": int(difference),
+                **{f"{k}_{m}": v[m] for k, v in timing.items() for m in ("best_s", "median_s")},
+                "speedup_median": round(timing["keras"]["median_s"] / timing["unfused"]["median_s"], 3),
+            }
+        )
         keras.backend.clear_session()
 
     _, scale, batch_size = settings["training_setups"][0]
@@ -522,9 +590,15 @@ def activation_part(settings):
         batches = iter(tf.data.Dataset.from_tensors((lr_batch, hr_batch)).repeat())
         steps[name] = lambda step=step, batches=batches: float(step(batches))
     timing = interleaved(steps, (), settings["warmup"], settings["train_steps"] * settings["training_rounds"])
-    rows.append({"what": "training step", "precision": "fp32", "batch_size": batch_size,
-                 **{f"{k}_{m}": v[m] for k, v in timing.items() for m in ("best_s", "median_s")},
-                 "speedup_median": round(timing["keras"]["median_s"] / timing["unfused"]["median_s"], 3)})
+    rows.append(
+        {
+            "what": "training step",
+            "precision": "fp32",
+            "batch_size": batch_size,
+            **{f"{k}_{m}": v[m] for k, v in timing.items() for m in ("best_s", "median_s")},
+            "speedup_median": round(timing["keras"]["median_s"] / timing["unfused"]["median_s"], 3),
+        }
+    )
     return {"model": "btsrn", "scale": 2, "rows": rows}
 
 
@@ -555,8 +629,11 @@ def machine_info():
         "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or "default",
         "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads() or "default",
-        "thread_environment": {k: v for k, v in os.environ.items() if k in ("TF_NUM_INTRAOP_THREADS",
-                                                                           "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")},
+        "thread_environment": {
+            k: v
+            for k, v in os.environ.items()
+            if k in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
+        },
         "load_average_start": list(os.getloadavg()),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
     }
@@ -572,7 +649,10 @@ def settings_from_flags():
         raise app.UsageError(f"--precisions: unknown {bad}; choose from fp32, bf16")
     try:
         model_list = [parse_model(m) for m in FLAGS.models]
-        sizes = [parse_size(s) for s in FLAGS.tiling_sizes or (["96x64", "48x32"] if quick else ["2040x1356", "1020x678"])]
+        sizes = [
+            parse_size(s)
+            for s in FLAGS.tiling_sizes or (["96x64", "48x32"] if quick else ["2040x1356", "1020x678"])
+        ]
     except ValueError as error:
         raise app.UsageError(str(error)) from error
 
@@ -606,14 +686,19 @@ def settings_from_flags():
 
 def run(settings):
     """Runs the chosen parts in order; returns the results dictionary."""
-    results = {"machine": machine_info(),
-               "settings": {k: v for k, v in settings.items() if k != "options"} | {"model_options": settings["options"]}}
-    measure = {"peak": lambda: peak(settings),
-               "inference": lambda: inference(settings, results.get("peak")),
-               "training": lambda: training(settings),
-               "tiling": lambda: tiling_part(settings),
-               "xla": lambda: xla(settings),
-               "activation": lambda: activation_part(settings)}
+    results = {
+        "machine": machine_info(),
+        "settings": {k: v for k, v in settings.items() if k != "options"}
+        | {"model_options": settings["options"]},
+    }
+    measure = {
+        "peak": lambda: peak(settings),
+        "inference": lambda: inference(settings, results.get("peak")),
+        "training": lambda: training(settings),
+        "tiling": lambda: tiling_part(settings),
+        "xla": lambda: xla(settings),
+        "activation": lambda: activation_part(settings),
+    }
     for part in PARTS:  # in this order, whatever the order of --parts
         if part in settings["parts"]:
             with cpu_share(record := {}):
@@ -630,23 +715,45 @@ def targets(results):
 
     def check(name, value, target, at_least=True):
         met = value >= target if at_least else value <= target
-        checks.append({"target": name, "value": value, "goal": f"{'>=' if at_least else '<='} {target}", "met": met})
+        checks.append(
+            {"target": name, "value": value, "goal": f"{'>=' if at_least else '<='} {target}", "met": met}
+        )
 
     for row in results.get("inference", {}).get("rows", []):
         if row["precision"] == "fp32" and "best_percent_of_peak" in row:
-            check(f"{row['model']} x{row['scale']} fp32 % of conv peak (best)", row["best_percent_of_peak"],
-                  TARGETS["fp32_percent_of_peak"])
+            check(
+                f"{row['model']} x{row['scale']} fp32 % of conv peak (best)",
+                row["best_percent_of_peak"],
+                TARGETS["fp32_percent_of_peak"],
+            )
     for speedup in results.get("inference", {}).get("bf16_speedup", []):
-        check(f"{speedup['model']} x{speedup['scale']} bf16 speed-up (best)", speedup["best"], TARGETS["bf16_speedup"])
+        check(
+            f"{speedup['model']} x{speedup['scale']} bf16 speed-up (best)",
+            speedup["best"],
+            TARGETS["bf16_speedup"],
+        )
     for row in results.get("training", {}).get("rows", []):
-        check(f"{row['model']} x{row['scale']} pipeline / cached steps/s", row["ratio"], TARGETS["pipeline_ratio"])
+        check(
+            f"{row['model']} x{row['scale']} pipeline / cached steps/s",
+            row["ratio"],
+            TARGETS["pipeline_ratio"],
+        )
     for run in results.get("tiling", {}).get("runs", []):
         for row in run["rows"]:
-            check(f"tiling {row['lr_size'][0]}x{row['lr_size'][1]} ({run['max_megapixels']} MP tiles) peak RSS (GB)",
-                  round(row["peak_rss_mb"] / 1024, 2), TARGETS["tiling_peak_gb"], at_least=False)
+            check(
+                f"tiling {row['lr_size'][0]}x{row['lr_size'][1]} ({run['max_megapixels']} MP tiles) "
+                "peak RSS (GB)",
+                round(row["peak_rss_mb"] / 1024, 2),
+                TARGETS["tiling_peak_gb"],
+                at_least=False,
+            )
         if "seconds_per_megapixel_ratio" in run:  # linear time: the large image costs no more per pixel
-            check(f"tiling ({run['max_megapixels']} MP tiles) s/MP of the first size / the second",
-                  run["seconds_per_megapixel_ratio"], TARGETS["tiling_linearity"], at_least=False)
+            check(
+                f"tiling ({run['max_megapixels']} MP tiles) s/MP of the first size / the second",
+                run["seconds_per_megapixel_ratio"],
+                TARGETS["tiling_linearity"],
+                at_least=False,
+            )
     return checks
 
 
@@ -660,65 +767,201 @@ def report(results):
     """The results as markdown tables."""
     out = []
     machine = results["machine"]
-    out.append(f"Machine: {machine['cpu'].get('Model name', '?')} (family {machine['cpu'].get('CPU family', '?')}, "
-               f"model {machine['cpu'].get('Model', '?')}), {machine['cores']} cores; TF {machine['tensorflow']}, "
-               f"Keras {machine['keras']}; load average {machine['load_average_start']} -> {machine['load_average_end']}")
+    out.append(
+        f"Machine: {machine['cpu'].get('Model name', '?')} (family {machine['cpu'].get('CPU family', '?')}, "
+        f"model {machine['cpu'].get('Model', '?')}), {machine['cores']} cores; TF {machine['tensorflow']}, "
+        f"Keras {machine['keras']}; "
+        f"load average {machine['load_average_start']} -> {machine['load_average_end']}"
+    )
     if "peak" in results:
         p = results["peak"]
-        rows = [(kernel, dtype, v["gflop"], f"{v['best_s']:.4f}", f"{v['median_s']:.4f}", v["best_gflops"], v["median_gflops"])
-                for kernel in (*CONV_KERNELS, "matmul") for dtype, v in p[kernel].items() if dtype in POLICIES]
-        out += ["", f"Peak (other processes' CPU share {p.get('other_cpu_share')})",
-                table(["kernel", "dtype", "GFLOP", "best s", "median s", "best GFLOP/s", "median GFLOP/s"], rows)]
+        rows = [
+            (
+                kernel,
+                dtype,
+                v["gflop"],
+                f"{v['best_s']:.4f}",
+                f"{v['median_s']:.4f}",
+                v["best_gflops"],
+                v["median_gflops"],
+            )
+            for kernel in (*CONV_KERNELS, "matmul")
+            for dtype, v in p[kernel].items()
+            if dtype in POLICIES
+        ]
+        out += [
+            "",
+            f"Peak (other processes' CPU share {p.get('other_cpu_share')})",
+            table(["kernel", "dtype", "GFLOP", "best s", "median s", "best GFLOP/s", "median GFLOP/s"], rows),
+        ]
     if "inference" in results:
         inf = results["inference"]
-        rows = [(f"{r['model']} x{r['scale']}", r["precision"], r["gflop"], f"{r['best_s']:.3f}", f"{r['median_s']:.3f}",
-                 r["best_mp_per_s"], r["best_gflops"], r.get("best_percent_of_peak", "-"),
-                 f"{r['bf16_convolutions']}/{r['convolutions']}", f"{r['activation_casts']}/{r['casts']}")
-                for r in inf["rows"]]
-        out += ["", f"Inference, {results['settings']['lr_size']}^2 LR, uint8 -> uint8 "
-                    f"(other processes' CPU share {inf.get('other_cpu_share')})",
-                table(["model", "precision", "GFLOP", "best s", "median s", "MP/s (best)", "GFLOP/s (best)",
-                       "% conv peak", "bf16 convs", "activation/all casts"], rows)]
+        rows = [
+            (
+                f"{r['model']} x{r['scale']}",
+                r["precision"],
+                r["gflop"],
+                f"{r['best_s']:.3f}",
+                f"{r['median_s']:.3f}",
+                r["best_mp_per_s"],
+                r["best_gflops"],
+                r.get("best_percent_of_peak", "-"),
+                f"{r['bf16_convolutions']}/{r['convolutions']}",
+                f"{r['activation_casts']}/{r['casts']}",
+            )
+            for r in inf["rows"]
+        ]
+        out += [
+            "",
+            f"Inference, {results['settings']['lr_size']}^2 LR, uint8 -> uint8 "
+            f"(other processes' CPU share {inf.get('other_cpu_share')})",
+            table(
+                [
+                    "model",
+                    "precision",
+                    "GFLOP",
+                    "best s",
+                    "median s",
+                    "MP/s (best)",
+                    "GFLOP/s (best)",
+                    "% conv peak",
+                    "bf16 convs",
+                    "activation/all casts",
+                ],
+                rows,
+            ),
+        ]
         rows = [(f"{s['model']} x{s['scale']}", s["best"], s["median"]) for s in inf["bf16_speedup"]]
         if rows:
             out += ["", table(["model", "bf16 speed-up (best)", "(median)"], rows)]
     if "training" in results:
         tr = results["training"]
-        rows = [(f"{r['model']} x{r['scale']}", r["batch_size"], r["steps_timed"], r["pipeline_steps_per_s"],
-                 r["cached_steps_per_s"], r["ratio"]) for r in tr["rows"]]
-        out += ["", f"Training (other processes' CPU share {tr.get('other_cpu_share')})",
-                table(["model", "batch", "steps", "pipeline steps/s", "cached batch steps/s", "ratio"], rows)]
+        rows = [
+            (
+                f"{r['model']} x{r['scale']}",
+                r["batch_size"],
+                r["steps_timed"],
+                r["pipeline_steps_per_s"],
+                r["cached_steps_per_s"],
+                r["ratio"],
+            )
+            for r in tr["rows"]
+        ]
+        out += [
+            "",
+            f"Training (other processes' CPU share {tr.get('other_cpu_share')})",
+            table(["model", "batch", "steps", "pipeline steps/s", "cached batch steps/s", "ratio"], rows),
+        ]
     if "tiling" in results:
         tl = results["tiling"]
-        rows = [(run["max_megapixels"], f"{r['lr_size'][0]}x{r['lr_size'][1]}", f"{r['output_megapixels']:.1f}", r["tile"],
-                 r["tiles"], f"{r['seconds']:.1f}", f"{r['seconds_per_megapixel']:.3f}", r["peak_rss_before_upscale_mb"],
-                 r["peak_rss_mb"]) for run in tl["runs"] for r in run["rows"]]
-        ratios = ", ".join(f"{run['max_megapixels']} MP tiles: {run.get('seconds_per_megapixel_ratio')}" for run in tl["runs"])
-        out += ["", f"Tiled BTSRN x4, fp32 (other processes' CPU share {tl.get('other_cpu_share')}; "
-                    f"s/MP of the first size / the second: {ratios})",
-                table(["tile budget (MP)", "LR", "output MP", "tile", "tiles", "seconds", "s/MP",
-                       "peak RSS before (MB)", "peak RSS (MB)"], rows)]
+        rows = [
+            (
+                run["max_megapixels"],
+                f"{r['lr_size'][0]}x{r['lr_size'][1]}",
+                f"{r['output_megapixels']:.1f}",
+                r["tile"],
+                r["tiles"],
+                f"{r['seconds']:.1f}",
+                f"{r['seconds_per_megapixel']:.3f}",
+                r["peak_rss_before_upscale_mb"],
+                r["peak_rss_mb"],
+            )
+            for run in tl["runs"]
+            for r in run["rows"]
+        ]
+        ratios = ", ".join(
+            f"{run['max_megapixels']} MP tiles: {run.get('seconds_per_megapixel_ratio')}"
+            for run in tl["runs"]
+        )
+        out += [
+            "",
+            f"Tiled BTSRN x4, fp32 (other processes' CPU share {tl.get('other_cpu_share')}; "
+            f"s/MP of the first size / the second: {ratios})",
+            table(
+                [
+                    "tile budget (MP)",
+                    "LR",
+                    "output MP",
+                    "tile",
+                    "tiles",
+                    "seconds",
+                    "s/MP",
+                    "peak RSS before (MB)",
+                    "peak RSS (MB)",
+                ],
+                rows,
+            ),
+        ]
     if "xla" in results:
         rows = []
         for r in results["xla"]["rows"]:
             if r["compiles"]:
-                rows.append((f"{r['model']} x{r['scale']}", "yes", f"{r['graph_median_s']:.3f}", f"{r['xla_median_s']:.3f}",
-                             r["xla_speedup"], r["faster"], r["xla_first_call_s"]))
+                rows.append(
+                    (
+                        f"{r['model']} x{r['scale']}",
+                        "yes",
+                        f"{r['graph_median_s']:.3f}",
+                        f"{r['xla_median_s']:.3f}",
+                        r["xla_speedup"],
+                        r["faster"],
+                        r["xla_first_call_s"],
+                    )
+                )
             else:
                 rows.append((f"{r['model']} x{r['scale']}", "no: " + r["error"][:80], "", "", "", "", ""))
-        out += ["", f"XLA, fp32 (other processes' CPU share {results['xla'].get('other_cpu_share')})",
-                table(["model", "compiles", "graph median s", "XLA median s", "XLA speed-up", "faster", "XLA first call s"], rows)]
+        out += [
+            "",
+            f"XLA, fp32 (other processes' CPU share {results['xla'].get('other_cpu_share')})",
+            table(
+                [
+                    "model",
+                    "compiles",
+                    "graph median s",
+                    "XLA median s",
+                    "XLA speed-up",
+                    "faster",
+                    "XLA first call s",
+                ],
+                rows,
+            ),
+        ]
     if "activation" in results:
         act = results["activation"]
-        rows = [(r["what"], r["precision"], f"{r['keras_best_s']:.3f}", f"{r['keras_median_s']:.3f}",
-                 f"{r['unfused_best_s']:.3f}", f"{r['unfused_median_s']:.3f}", r["speedup_median"],
-                 r.get("max_abs_difference", "")) for r in act["rows"]]
-        out += ["", f"BTSRN x2: keras LeakyReLU (before) vs UnfusedLeakyReLU (other processes' CPU share "
-                    f"{act.get('other_cpu_share')})",
-                table(["what", "precision", "before best s", "before median s", "after best s", "after median s",
-                       "speed-up (median)", "max |uint8 diff|"], rows)]
+        rows = [
+            (
+                r["what"],
+                r["precision"],
+                f"{r['keras_best_s']:.3f}",
+                f"{r['keras_median_s']:.3f}",
+                f"{r['unfused_best_s']:.3f}",
+                f"{r['unfused_median_s']:.3f}",
+                r["speedup_median"],
+                r.get("max_abs_difference", ""),
+            )
+            for r in act["rows"]
+        ]
+        out += [
+            "",
+            f"BTSRN x2: keras LeakyReLU (before) vs UnfusedLeakyReLU (other processes' CPU share "
+            f"{act.get('other_cpu_share')})",
+            table(
+                [
+                    "what",
+                    "precision",
+                    "before best s",
+                    "before median s",
+                    "after best s",
+                    "after median s",
+                    "speed-up (median)",
+                    "max |uint8 diff|",
+                ],
+                rows,
+            ),
+        ]
     if results.get("targets"):
-        rows = [(t["target"], t["value"], t["goal"], "met" if t["met"] else "MISSED") for t in results["targets"]]
+        rows = [
+            (t["target"], t["value"], t["goal"], "met" if t["met"] else "MISSED") for t in results["targets"]
+        ]
         out += ["", "Targets", table(["target", "value", "goal", ""], rows)]
     return "\n".join(out)
 

@@ -9,6 +9,7 @@ protocol (Y channel, `scale` pixels shaved, no self-ensemble), stores the weight
 --max_float16_loss dB (else as float32), and writes the entry (file, sha256, scores, how it was
 trained) into `sr_tf/models/weights/registry.json`. Both files are written atomically.
 """
+
 import json
 import os
 import pathlib
@@ -20,16 +21,24 @@ from sr_tf.core.files import temporary_sibling, write_atomically
 
 COMMAND = cli.Command("ship_pretrained", __doc__, required=("run", "name", "benchmark_dir"))
 FLAGS = COMMAND.flags
-flags.DEFINE_string("run", None, "The training run directory (latest checkpoint) or .keras network to ship.",
-                    flag_values=FLAGS)
-flags.DEFINE_string("name", None, "The pretrained name, e.g. btsrn_x2 (used as pretrained:<name>).",
-                    flag_values=FLAGS)
-flags.DEFINE_string("benchmark_dir", None, "Folder of Set5 and Set14 (<Set>/HR, <Set>/LR_bicubic/X<s>).",
-                    flag_values=FLAGS)
-flags.DEFINE_string("trained", "", "One line on how it was trained (data, recipe, steps, CPU-minutes).",
-                    flag_values=FLAGS)
-flags.DEFINE_float("max_float16_loss", 0.01, "Largest PSNR change (dB) that float16 storage may cause.",
-                   flag_values=FLAGS)
+flags.DEFINE_string(
+    "run",
+    None,
+    "The training run directory (latest checkpoint) or .keras network to ship.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "name", None, "The pretrained name, e.g. btsrn_x2 (used as pretrained:<name>).", flag_values=FLAGS
+)
+flags.DEFINE_string(
+    "benchmark_dir", None, "Folder of Set5 and Set14 (<Set>/HR, <Set>/LR_bicubic/X<s>).", flag_values=FLAGS
+)
+flags.DEFINE_string(
+    "trained", "", "One line on how it was trained (data, recipe, steps, CPU-minutes).", flag_values=FLAGS
+)
+flags.DEFINE_float(
+    "max_float16_loss", 0.01, "Largest PSNR change (dB) that float16 storage may cause.", flag_values=FLAGS
+)
 
 WEIGHTS_DIR = pathlib.Path(__file__).resolve().parents[1] / "sr_tf" / "models" / "weights"
 SETS = ("Set5", "Set14")
@@ -124,14 +133,26 @@ def ship(run, name, benchmark_dir, trained, max_float16_loss=0.01, weights_dir=W
         if float16 and expected.dtype == np.float32:
             expected = expected.astype(np.float16).astype(np.float32)
         if not np.array_equal(stored_weight.numpy(), expected):
-            raise RuntimeError(f"{path} does not load back the weights it was written with ({stored_weight.path})")
+            raise RuntimeError(
+                f"{path} does not load back the weights it was written with ({stored_weight.path})"
+            )
     entry = {
-        "model": description["model"], "scale": description["scales"][0], "file": path.name,
-        "sha256": registry.sha256_of(path), "trained": trained,
-        "set5_psnr": round(final["Set5"]["psnr"], 3), "set14_psnr": round(final["Set14"]["psnr"], 3),
-        "set5_ssim": round(final["Set5"]["ssim"], 4), "set14_ssim": round(final["Set14"]["ssim"], 4),
-        "storage": "float16" if float16 else "float32", "float16_psnr_change": round(loss, 4),
-        "options": {k: v for k, v in description["options"].items() if models.model_defaults(description["model"])[k] != v},
+        "model": description["model"],
+        "scale": description["scales"][0],
+        "file": path.name,
+        "sha256": registry.sha256_of(path),
+        "trained": trained,
+        "set5_psnr": round(final["Set5"]["psnr"], 3),
+        "set14_psnr": round(final["Set14"]["psnr"], 3),
+        "set5_ssim": round(final["Set5"]["ssim"], 4),
+        "set14_ssim": round(final["Set14"]["ssim"], 4),
+        "storage": "float16" if float16 else "float32",
+        "float16_psnr_change": round(loss, 4),
+        "options": {
+            k: v
+            for k, v in description["options"].items()
+            if models.model_defaults(description["model"])[k] != v
+        },
     }
     registry_path = weights_dir / registry.REGISTRY_FILE
     table = json.loads(registry_path.read_text()) if registry_path.is_file() else {}

@@ -6,6 +6,7 @@ Each measurement runs in a fresh process (peak resident memory, ru_maxrss, only 
 process): a randomly initialised network upscales a random LR image of size x size, whole and
 then in tiles, and the process reports its peak. Tiled and whole outputs are also compared.
 """
+
 import json
 import subprocess
 import sys
@@ -37,7 +38,11 @@ def measure(model, scale, size, tile):
     lr = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
     out = predictor.upscale(lr, scale, InferenceOptions(tile=tile, max_megapixels=0))
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"peak_mib": round(peak_mib), "checksum": int(out.astype(np.int64).sum()), "radius": predictor.radii[scale]}
+    return {
+        "peak_mib": round(peak_mib),
+        "checksum": int(out.astype(np.int64).sum()),
+        "radius": predictor.radii[scale],
+    }
 
 
 def main(argv):
@@ -47,18 +52,26 @@ def main(argv):
         print(json.dumps(measure(FLAGS.model, FLAGS.scale, size, tile)))
         return
     print(f"{FLAGS.model} x{FLAGS.scale}: peak resident memory (MiB) of one process per run")
-    print("| LR size | output MP | whole image | tiled (tile %d) | same uint8 output |" % FLAGS.tile)
+    print(f"| LR size | output MP | whole image | tiled (tile {FLAGS.tile:d}) | same uint8 output |")
     print("|---|---|---|---|---|")
     for size in (int(s) for s in FLAGS.sizes):
         results = []
         for tile in (0, FLAGS.tile):
-            command = [sys.executable, __file__, f"--model={FLAGS.model}", f"--scale={FLAGS.scale}",
-                       f"--child={size},{tile}"]
+            command = [
+                sys.executable,
+                __file__,
+                f"--model={FLAGS.model}",
+                f"--scale={FLAGS.scale}",
+                f"--child={size},{tile}",
+            ]
             done = subprocess.run(command, capture_output=True, text=True, check=True)
             results.append(json.loads(done.stdout.strip().splitlines()[-1]))
         megapixels = (size * FLAGS.scale) ** 2 / 1e6
         same = results[0]["checksum"] == results[1]["checksum"]
-        print(f"| {size}x{size} | {megapixels:.2f} | {results[0]['peak_mib']} | {results[1]['peak_mib']} | {same} |")
+        print(
+            f"| {size}x{size} | {megapixels:.2f} | {results[0]['peak_mib']} | {results[1]['peak_mib']} "
+            f"| {same} |"
+        )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Each command is a module here with a `main(argv=None) -> exit status` (tests cal
 No library package imports this one. `python -m sr_tf.<name>` runs a one-line shim that calls
 `cli.run(name)`; the console scripts `sr-tf-<name>` are `sr_tf.commands:<name>_script`.
 """
+
 import functools
 
 # The commands by name: module sr_tf.commands.<name>, console script sr-tf-<name>, `python -m sr_tf.<name>`.

@@ -7,6 +7,7 @@ to --help (status 2); a ValueError from the work (ModelError, DatasetError, Imag
 ExportError, OutputError: their messages name the input or output) or an OSError prints one line
 (status 1); Ctrl-C prints one line saying what was done (status 130), never a traceback.
 """
+
 import importlib
 import importlib.util
 import logging as python_logging
@@ -39,8 +40,12 @@ class _LibraryInfoFilter(python_logging.Filter):
             return True
         if self.roots is None:
             specs = [importlib.util.find_spec(name) for name in self.LIBRARIES]
-            self.roots = tuple(os.path.join(folder, "") for spec in specs if spec and spec.submodule_search_locations
-                               for folder in spec.submodule_search_locations)
+            self.roots = tuple(
+                os.path.join(folder, "")
+                for spec in specs
+                if spec and spec.submodule_search_locations
+                for folder in spec.submodule_search_locations
+            )
         return not record.pathname.startswith(self.roots)
 
 
@@ -54,8 +59,9 @@ def configure_logging(given, default=logging.WARNING):
     flags.FLAGS.mark_as_parsed()  # absl's own logging flags keep their defaults
     logging.use_absl_handler()
     logging.set_verbosity(default if given is None else given)
-    python_logging.getLogger("tensorflow").setLevel(python_logging.WARNING if given is None else
-                                                    logging.ABSL_TO_STANDARD.get(given, python_logging.INFO))
+    python_logging.getLogger("tensorflow").setLevel(
+        python_logging.WARNING if given is None else logging.ABSL_TO_STANDARD.get(given, python_logging.INFO)
+    )
     handler = logging.get_absl_handler()
     if given is None:
         handler.addFilter(LIBRARY_INFO_FILTER)
@@ -73,11 +79,24 @@ class Command:
 
     def __init__(self, name, doc, required=(), groups=None, verbosity=logging.WARNING, epilog="", errors=()):
         self.name, self.doc, self.required = name, doc, tuple(required)
-        self.groups, self.verbosity, self.epilog, self.errors = dict(groups or {}), verbosity, epilog, tuple(errors)
+        self.groups, self.verbosity, self.epilog, self.errors = (
+            dict(groups or {}),
+            verbosity,
+            epilog,
+            tuple(errors),
+        )
         self.flags = flags.FlagValues()
-        flags.DEFINE_bool("help", False, "Show the flags by group and exit.", short_name="?", flag_values=self.flags)
-        flags.DEFINE_integer("verbosity", None, "Log level: 0 shows INFO lines (TensorFlow's included), -1 "
-                             "warnings only (default: the command's).", short_name="v", flag_values=self.flags)
+        flags.DEFINE_bool(
+            "help", False, "Show the flags by group and exit.", short_name="?", flag_values=self.flags
+        )
+        flags.DEFINE_integer(
+            "verbosity",
+            None,
+            "Log level: 0 shows INFO lines (TensorFlow's included), -1 "
+            "warnings only (default: the command's).",
+            short_name="v",
+            flag_values=self.flags,
+        )
         self.groups.update(help="logging", verbosity="logging")
 
     def main(self, action, argv=None):
@@ -128,8 +147,11 @@ class Command:
             for flag in by_group[group]:
                 default = "" if flag.default is None else f" (default: {flag.default_as_str})"
                 short = f" (-{flag.short_name})" if flag.short_name else ""
-                lines.append(flags.text_wrap(f"--{flag.name}{short}: {flag.help}{default}", indent="      ",
-                                             firstline_indent="  "))
+                lines.append(
+                    flags.text_wrap(
+                        f"--{flag.name}{short}: {flag.help}{default}", indent="      ", firstline_indent="  "
+                    )
+                )
             lines.append("")
         if self.epilog:
             lines.append(self.epilog)

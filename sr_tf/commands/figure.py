@@ -6,24 +6,48 @@ The EDSR paper's Fig. 5 style comparison for chosen crops of an HR image: bicubi
 model) and the ground truth. The LR input is made from the HR image with MATLAB-exact bicubic
 downscaling (or given with --lr).
 """
+
 from absl import flags
 
 from sr_tf.commands import cli, inference_flags
 
-COMMAND = cli.Command("sr_tf.figure", __doc__, required=("model", "hr", "crop", "output"),
-                      groups={**inference_flags.GROUPS, "scale": "model", "compare": "model", "label": "model", "hr": "data",
-                              "lr": "data", "crop": "data", "output": "run"})
+COMMAND = cli.Command(
+    "sr_tf.figure",
+    __doc__,
+    required=("model", "hr", "crop", "output"),
+    groups={
+        **inference_flags.GROUPS,
+        "scale": "model",
+        "compare": "model",
+        "label": "model",
+        "hr": "data",
+        "lr": "data",
+        "crop": "data",
+        "output": "run",
+    },
+)
 FLAGS = COMMAND.flags
 inference_flags.define_inference_flags(FLAGS)
 flags.DEFINE_string("hr", None, "The ground-truth (HR) image.", flag_values=FLAGS)
-flags.DEFINE_string("lr", None, "The LR image (default: made from --hr with MATLAB-exact bicubic).", flag_values=FLAGS)
-flags.DEFINE_integer("scale", None, "The scale (needed when the model has several, e.g. MDSR or bicubic).",
-                     flag_values=FLAGS)
-flags.DEFINE_multi_string("crop", None, "A crop y,x,size in HR pixels; repeat for more rows.", flag_values=FLAGS)
+flags.DEFINE_string(
+    "lr", None, "The LR image (default: made from --hr with MATLAB-exact bicubic).", flag_values=FLAGS
+)
+flags.DEFINE_integer(
+    "scale", None, "The scale (needed when the model has several, e.g. MDSR or bicubic).", flag_values=FLAGS
+)
+flags.DEFINE_multi_string(
+    "crop", None, "A crop y,x,size in HR pixels; repeat for more rows.", flag_values=FLAGS
+)
 flags.DEFINE_string("output", None, "The PNG file to write.", flag_values=FLAGS)
-flags.DEFINE_string("label", None, "The name shown for --model's panels (default: the model name).", flag_values=FLAGS)
-flags.DEFINE_multi_string("compare", [], "Another model to show beside --model, same forms as --model; repeat for "
-                          "more.", flag_values=FLAGS)
+flags.DEFINE_string(
+    "label", None, "The name shown for --model's panels (default: the model name).", flag_values=FLAGS
+)
+flags.DEFINE_multi_string(
+    "compare",
+    [],
+    "Another model to show beside --model, same forms as --model; repeat for more.",
+    flag_values=FLAGS,
+)
 
 
 def figure_command(values=FLAGS):

@@ -1,4 +1,5 @@
 """`python -m sr_tf.models`: prints the model zoo, each model and scale with its parameter count."""
+
 from sr_tf.commands import cli
 
 COMMAND = cli.Command("sr_tf.models", __doc__)
@@ -21,10 +22,14 @@ def pretrained_table():
 
     if not PRETRAINED:
         return "pretrained networks: none shipped in this version"
-    lines = [f"{'pretrained:<name>':<22} {'Set5':>7} {'Set14':>7}  trained",
-             *(f"{item.name:<22} {item.set5_psnr:>7.2f} {item.set14_psnr:>7.2f}  {item.trained}"
-               for item in PRETRAINED.values()),
-             "PSNR in dB: Y channel, scale pixels shaved, no self-ensemble (docs/pretrained.md)"]
+    lines = [
+        f"{'pretrained:<name>':<22} {'Set5':>7} {'Set14':>7}  trained",
+        *(
+            f"{item.name:<22} {item.set5_psnr:>7.2f} {item.set14_psnr:>7.2f}  {item.trained}"
+            for item in PRETRAINED.values()
+        ),
+        "PSNR in dB: Y channel, scale pixels shaved, no self-ensemble (docs/pretrained.md)",
+    ]
     return "\n".join(lines)
 
 

@@ -4,6 +4,7 @@ Flags left unset take the model's recipe (--recipe; the numbers are in sr_tf/mod
 flags are TrainConfig's fields (sr_tf/training/config.py). The effective flags are written to
 <run_dir>/flags.cfg; rerunning the same command resumes the run.
 """
+
 import functools
 
 from absl import logging
@@ -13,8 +14,15 @@ from sr_tf.data import SPEC_HELP
 from sr_tf.training import config as train_config
 from sr_tf.training.runs import TrainingError
 
-COMMAND = cli.Command("sr_tf.train", __doc__, required=("run_dir",), groups=train_config.flag_groups(),
-                      verbosity=logging.INFO, epilog=SPEC_HELP, errors=(TrainingError,))
+COMMAND = cli.Command(
+    "sr_tf.train",
+    __doc__,
+    required=("run_dir",),
+    groups=train_config.flag_groups(),
+    verbosity=logging.INFO,
+    epilog=SPEC_HELP,
+    errors=(TrainingError,),
+)
 FLAGS = COMMAND.flags
 train_config.define_flags(FLAGS)  # one flag per TrainConfig field and per model option
 
@@ -41,8 +49,11 @@ def train_command(values=FLAGS):
 
     result = train(config)
     for scale in sorted(result.psnr):
-        print(f"x{scale}: validation PSNR {result.psnr[scale]:.2f} dB, bicubic {result.bicubic_psnr[scale]:.2f} dB "
-              f"({result.psnr[scale] - result.bicubic_psnr[scale]:+.2f} dB)")
+        print(
+            f"x{scale}: validation PSNR {result.psnr[scale]:.2f} dB, "
+            f"bicubic {result.bicubic_psnr[scale]:.2f} dB "
+            f"({result.psnr[scale] - result.bicubic_psnr[scale]:+.2f} dB)"
+        )
     print(f"validated on: {result.validation_images}")
     hint = below_bicubic_hint(config, result)
     if hint:

@@ -11,6 +11,7 @@ ConversionError lists what is missing or unexpected. PyTorch convolutions are OI
 PixelShuffle orders the pre-shuffle channels c*r*r + (i*r + j), TF's depth_to_space
 (i*r + j)*C + c, so those convs' output channels are permuted.
 """
+
 import collections
 import re
 
@@ -46,7 +47,9 @@ def _shuffle_permutation(channels_out, r):
 def _edsr_layout(state, model, scales):
     """{sr_tf layer name: (kernel key, bias key, shuffle r or 0)} for the official key layout."""
     multi = models.get_spec(model).multi_scale
-    blocks = sorted({int(m.group(1)) for k in state for m in [re.match(r"body\.(\d+)\.body\.0\.weight$", k)] if m})
+    blocks = sorted(
+        {int(m.group(1)) for k in state for m in [re.match(r"body\.(\d+)\.body\.0\.weight$", k)] if m}
+    )
     num_blocks = len(blocks)
     layout = {"head": ("head.0", 0), "body_conv": (f"body.{num_blocks}", 0)}
     for i in range(num_blocks):
@@ -72,7 +75,9 @@ def _check_mean_shift(state, path):
         if f"{key}.bias" not in state:
             continue
         expected = sign * RGB_RANGE * np.array(DIV2K_MEAN)
-        found = state[f"{key}.bias"].astype(np.float64) / np.maximum(np.diag(state[f"{key}.weight"][:, :, 0, 0]), 1e-12)
+        found = state[f"{key}.bias"].astype(np.float64) / np.maximum(
+            np.diag(state[f"{key}.weight"][:, :, 0, 0]), 1e-12
+        )
         if not np.allclose(found, expected, atol=1e-2):
             raise ConversionError(
                 f"{path}: {key} holds {np.round(found, 3).tolist()}, not sr_tf's DIV2K mean shift "
@@ -101,11 +106,15 @@ def _check_residual_scaling(path, model, num_features, options):
         return
     for other in converts_to("edsr_pytorch"):
         defaults = models.get_spec(other).defaults
-        if (models.get_spec(other).multi_scale == spec.multi_scale and defaults["num_features"] == num_features
-                and defaults["res_scale"] != spec.defaults["res_scale"]):
+        if (
+            models.get_spec(other).multi_scale == spec.multi_scale
+            and defaults["num_features"] == num_features
+            and defaults["res_scale"] != spec.defaults["res_scale"]
+        ):
             raise ConversionError(
                 f"{path} has {num_features} features, the width of {other} (residual scaling "
-                f"{defaults['res_scale']:g}), but --model={model} scales residuals by {spec.defaults['res_scale']:g}: "
+                f"{defaults['res_scale']:g}), but --model={model} scales residuals by "
+                f"{spec.defaults['res_scale']:g}: "
                 f"use --model={other}, or give --res_scale if the checkpoint was trained with another scaling"
             )
 
@@ -128,14 +137,18 @@ def from_edsr_pytorch(path, model, scale, **options):
         raise ConversionError(f"--scale: {error}") from error
     _check_mean_shift(state, path)
     if "head.0.weight" not in state:
-        raise ConversionError(f"{path} is not an EDSR/MDSR checkpoint: no head.0.weight among {_names(state)}")
+        raise ConversionError(
+            f"{path} is not an EDSR/MDSR checkpoint: no head.0.weight among {_names(state)}"
+        )
     num_features = int(state["head.0.weight"].shape[0])
     _check_residual_scaling(path, model, num_features, options)
     num_blocks, layout = _edsr_layout(state, model, scales)
     options = {"num_blocks": num_blocks, "num_features": num_features, **options}
     guessed = _guess_scale(state, spec.multi_scale)
     if guessed is not None and guessed != scales[0]:
-        raise ConversionError(f"{path} is an x{guessed} checkpoint (its upsampler's shapes say so), not x{scales[0]}")
+        raise ConversionError(
+            f"{path} is an x{guessed} checkpoint (its upsampler's shapes say so), not x{scales[0]}"
+        )
     network = models.build_model(model, scales if spec.multi_scale else scales[0], **options)
     values = {}
     for layer, (key, r) in layout.items():
@@ -161,7 +174,11 @@ def read_tf1_checkpoint(prefix):
         reader = tf.train.load_checkpoint(str(prefix))
     except (tf.errors.OpError, ValueError) as error:
         raise ConversionError(f"cannot read the checkpoint {prefix}: {error}") from error
-    names = [n for n in reader.get_variable_to_shape_map() if not re.search(r"(Adam|Momentum|global_step|beta\d_power)", n)]
+    names = [
+        n
+        for n in reader.get_variable_to_shape_map()
+        if not re.search(r"(Adam|Momentum|global_step|beta\d_power)", n)
+    ]
     return collections.OrderedDict((n, reader.get_tensor(n)) for n in sorted(names))
 
 
@@ -170,15 +187,26 @@ def from_btsrn_release(checkpoint_prefix, scale, **options):
     release (model_resnet_up) TF1 checkpoint; blocks, width and bottleneck come from the variables."""
     state = read_tf1_checkpoint(checkpoint_prefix)
     if "in/kernel" not in state:
-        raise ConversionError(f"{checkpoint_prefix} is not a BTSRN release checkpoint: no in/kernel among {_names(state)}")
+        raise ConversionError(
+            f"{checkpoint_prefix} is not a BTSRN release checkpoint: no in/kernel among {_names(state)}"
+        )
     ups = {n.split("/")[0]: v.shape for n, v in state.items() if re.fullmatch(r"up\d?/kernel", n)}
     found_scale = 4 if "up1" in ups else int(ups["up"][0]) if "up" in ups else None
     if found_scale != int(scale):
-        raise ConversionError(f"{checkpoint_prefix} is an x{found_scale} checkpoint (its up-sampling kernels say so), "
-                              f"not x{scale}")
-    count = lambda prefix: len({m.group(1) for n in state for m in [re.match(rf"{prefix}(\d+)_proj/kernel$", n)] if m})
-    inferred = dict(low_blocks=count("lr_conv"), high_blocks=count("hr_conv"),
-                    width=int(state["in/kernel"].shape[-1]), bottleneck=int(state["lr_conv0_proj/kernel"].shape[-1]))
+        raise ConversionError(
+            f"{checkpoint_prefix} is an x{found_scale} checkpoint (its up-sampling kernels say so), "
+            f"not x{scale}"
+        )
+
+    def count(prefix):
+        return len({m.group(1) for n in state for m in [re.match(rf"{prefix}(\d+)_proj/kernel$", n)] if m})
+
+    inferred = dict(
+        low_blocks=count("lr_conv"),
+        high_blocks=count("hr_conv"),
+        width=int(state["in/kernel"].shape[-1]),
+        bottleneck=int(state["lr_conv0_proj/kernel"].shape[-1]),
+    )
     network = models.build_model("btsrn", int(scale), **{**inferred, **options})
     _assign(network, dict(state), [], checkpoint_prefix)
     return network
@@ -210,8 +238,11 @@ def _assign(network, values, unexpected, source):
             + (f"missing {', '.join(missing)}; " if missing else "")
             + (f"unexpected {', '.join(extra)}" if extra else "")
         )
-    wrong = [f"{p}: checkpoint {tuple(values[p].shape)}, network {tuple(w.shape)}"
-             for p, w in weights.items() if tuple(values[p].shape) != tuple(w.shape)]
+    wrong = [
+        f"{p}: checkpoint {tuple(values[p].shape)}, network {tuple(w.shape)}"
+        for p, w in weights.items()
+        if tuple(values[p].shape) != tuple(w.shape)
+    ]
     if wrong:
         raise ConversionError(f"{source}: shape mismatch: " + "; ".join(wrong))
     for p, w in weights.items():

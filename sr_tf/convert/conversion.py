@@ -1,9 +1,12 @@
 """Converting a checkpoint of the original code into a checked `.keras` file (and an export): the
 work of the convert command, as a library call."""
+
 import os
 
 
-def convert_checkpoint(source, input_path, model, scales, output, export_dir=None, tflite=False, res_scale=None):
+def convert_checkpoint(
+    source, input_path, model, scales, output, export_dir=None, tflite=False, res_scale=None
+):
     """Converts, checks and writes; returns the lines it printed."""
     import numpy as np
 
@@ -28,12 +31,17 @@ def convert_checkpoint(source, input_path, model, scales, output, export_dir=Non
     else:
         network = convert.from_btsrn_release(input_path, scales[0])
     description = models.describe(network)
-    lines = [f"read {input_path}: {len(network.trainable_weights)} tensors",
-             f"network: {description['model']} x{','.join(map(str, description['scales']))} "
-             f"{description['options']}, {models.count_trainable(network):,} trainable parameters"]
+    lines = [
+        f"read {input_path}: {len(network.trainable_weights)} tensors",
+        f"network: {description['model']} x{','.join(map(str, description['scales']))} "
+        f"{description['options']}, {models.count_trainable(network):,} trainable parameters",
+    ]
 
     image = export.test_image()
-    reference = {s: models.build_inference_model(network, scale=s, quantize=False)(image[None]).numpy() for s in models.scales_of(network)}
+    reference = {
+        s: models.build_inference_model(network, scale=s, quantize=False)(image[None]).numpy()
+        for s in models.scales_of(network)
+    }
     for s, sr in reference.items():
         if sr.shape[1:3] != (image.shape[0] * s, image.shape[1] * s) or not np.all(np.isfinite(sr)):
             raise convert.ConversionError(f"the converted network gives a wrong or non-finite x{s} output")
@@ -46,10 +54,15 @@ def convert_checkpoint(source, input_path, model, scales, output, export_dir=Non
             if not np.array_equal(again, sr):
                 raise convert.ConversionError(f"{output} does not reproduce the converted network at x{s}")
         if export_dir:
-            lines.extend(line for exported in export.export_scales(network, export_dir, tflite=tflite)
-                         for line in exported.lines)
+            lines.extend(
+                line
+                for exported in export.export_scales(network, export_dir, tflite=tflite)
+                for line in exported.lines
+            )
 
     write_atomically(output, write, suffix=".keras")  # Keras wants the suffix
-    lines.append(f"wrote {os.path.abspath(output)} (reloaded: identical outputs on a {image.shape[1]}x{image.shape[0]} "
-                 "test image)")
+    lines.append(
+        f"wrote {os.path.abspath(output)} (reloaded: identical outputs on a "
+        f"{image.shape[1]}x{image.shape[0]} test image)"
+    )
     return lines

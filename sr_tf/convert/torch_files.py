@@ -12,6 +12,7 @@ Both layouts torch writes are read:
   protocol version, system info, the state_dict, the storage keys), then each storage as an
   int64 element count followed by its raw bytes.
 """
+
 import collections
 import io
 import pickle
@@ -23,9 +24,16 @@ import numpy as np
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
 STORAGE_DTYPES = {
-    "FloatStorage": np.float32, "HalfStorage": np.float16, "DoubleStorage": np.float64,
-    "BFloat16Storage": None, "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16,
-    "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
+    "FloatStorage": np.float32,
+    "HalfStorage": np.float16,
+    "DoubleStorage": np.float64,
+    "BFloat16Storage": None,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "ShortStorage": np.int16,
+    "CharStorage": np.int8,
+    "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
 }
 
 
@@ -68,7 +76,7 @@ class _Tensor:
             return np.array(flat[self.offset])
         itemsize = flat.dtype.itemsize
         view = np.lib.stride_tricks.as_strided(
-            flat[self.offset:], shape=self.size, strides=[s * itemsize for s in self.stride], writeable=False
+            flat[self.offset :], shape=self.size, strides=[s * itemsize for s in self.stride], writeable=False
         )
         return np.array(view)
 
@@ -113,7 +121,14 @@ def read_state_dict(path):
         raise TorchFileError(f"cannot read {path}: {error}") from error
     try:
         state = _read_zip(data) if zipfile.is_zipfile(io.BytesIO(data)) else _read_legacy(data)
-    except (pickle.UnpicklingError, EOFError, ValueError, KeyError, struct.error, zipfile.BadZipFile) as error:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        KeyError,
+        struct.error,
+        zipfile.BadZipFile,
+    ) as error:
         raise TorchFileError(f"{path} is not a readable PyTorch state_dict: {error}") from error
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]  # a training checkpoint that wraps the state_dict
@@ -125,7 +140,7 @@ def read_state_dict(path):
             raise TorchFileError(f"{path}: entry {name!r} is a {type(value).__name__}, not a tensor")
         if value.storage.array is None:
             raise TorchFileError(f"{path} is truncated: the data of {name!r} is missing")
-        key = name[len("module."):] if name.startswith("module.") else name
+        key = name[len("module.") :] if name.startswith("module.") else name
         arrays[key] = value.numpy()
     return arrays
 

@@ -11,6 +11,7 @@ before TensorFlow loads; SR_TF_RAW_STDERR=1 turns it off.
 
 `logs_above_bars()` keeps log lines from breaking into a tqdm progress bar.
 """
+
 import atexit
 import contextlib
 import logging as python_logging
@@ -18,18 +19,23 @@ import os
 import sys
 import threading
 
-NOISE = tuple(marker.encode() for marker in (
-    "All log messages before absl::InitializeLog() is called",
-    "oneDNN custom operations are on",
-    "Could not find cuda drivers on your machine",
-    "failed call to cuInit",
-    "oneDNN supports DT_UINT8 only on platforms with AVX-512",
-    "NodeDef mentions attribute Truncate",
-    "Created TensorFlow Lite XNNPACK delegate",  # LiteRT's INFO line at every interpreter start
-))
+NOISE = tuple(
+    marker.encode()
+    for marker in (
+        "All log messages before absl::InitializeLog() is called",
+        "oneDNN custom operations are on",
+        "Could not find cuda drivers on your machine",
+        "failed call to cuInit",
+        "oneDNN supports DT_UINT8 only on platforms with AVX-512",
+        "NodeDef mentions attribute Truncate",
+        "Created TensorFlow Lite XNNPACK delegate",  # LiteRT's INFO line at every interpreter start
+    )
+)
 # A failed write makes TensorFlow's C++ log the failed op (and the rendezvous it aborts) with the
 # file system's reason; the Python error that follows is reported in one line naming the path.
-REPORTED_WRITE_FAILURES = tuple(reason.encode() for reason in ("No space left on device", "Read-only file system"))
+REPORTED_WRITE_FAILURES = tuple(
+    reason.encode() for reason in ("No space left on device", "Read-only file system")
+)
 _state = {"installed": False}
 
 

@@ -1,4 +1,5 @@
 """tf.distribute strategies for training and inference: default, mirrored, multi_worker; CPU replicas."""
+
 import functools
 import json
 import os
@@ -46,7 +47,7 @@ def make_strategy(distribution="default"):
     raise ValueError(f"--distribution must be one of {', '.join(DISTRIBUTIONS)}, got {distribution!r}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _mirrored_strategy():
     gpus = tf.config.list_logical_devices("GPU")
     devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]

@@ -7,6 +7,7 @@ Every output is checked before the work starts (`check_writable`), and every wri
 and turns a failure (read-only, a path under a file, no space left) into one `OutputError` that
 names the path.
 """
+
 import contextlib
 import os
 import shutil
@@ -17,8 +18,14 @@ import uuid
 from sr_tf.core.errors import OutputError
 
 # What a failed write says, in OSError's and TensorFlow's words (TF's messages name temporary files).
-WRITE_FAILURES = ("No space left on device", "Read-only file system", "Permission denied", "Not a directory",
-                  "Disk quota exceeded", "File too large")
+WRITE_FAILURES = (
+    "No space left on device",
+    "Read-only file system",
+    "Permission denied",
+    "Not a directory",
+    "Disk quota exceeded",
+    "File too large",
+)
 
 
 def _missing_parents(path):
@@ -50,7 +57,11 @@ def check_writable(path):
 
 def output_error(path, error):
     """OutputError naming `path` and the reason of `error` (an OSError or a TensorFlow error)."""
-    text = error.strerror if isinstance(error, OSError) and error.strerror else str(getattr(error, "message", error))
+    text = (
+        error.strerror
+        if isinstance(error, OSError) and error.strerror
+        else str(getattr(error, "message", error))
+    )
     reason = next((r for r in WRITE_FAILURES if r.lower() in text.lower()), None)
     return OutputError(f"cannot write {path}: {reason or text.strip().splitlines()[0]}")
 
@@ -110,6 +121,7 @@ def write_atomically(path, write, suffix=".tmp"):
 
 def write_bytes_atomically(path, content):
     """Writes `content` to `path` atomically (`write_atomically`)."""
+
     def write(temp):
         with open(temp, "xb") as f:  # a normal open keeps the user's umask (mkstemp would make it 0600)
             f.write(content)

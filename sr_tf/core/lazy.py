@@ -5,6 +5,7 @@ of it. A module whose top level only defines functions and constants takes `tf` 
 here; `tf.X` then imports TensorFlow the first time it runs. (A module that subclasses Keras
 classes, such as sr_tf.models.layers, imports them itself and is imported where it is used.)
 """
+
 import importlib
 import sys
 

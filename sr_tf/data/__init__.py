@@ -7,6 +7,7 @@ the tf.data patch pipeline.
     sources.py                open_pairs(spec, scale, split): the data specs the commands take
     pipeline.py               training patches (the release's grid or random crops), augmented
 """
+
 from sr_tf.data.pairs import DatasetError, FilePairSet, PairSet, held_out_split, make_lr
 from sr_tf.data.readers import benchmark, div2k, image_folder, samples, tfds_div2k
 from sr_tf.data.sources import SPEC_HELP, open_pairs

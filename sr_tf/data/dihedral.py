@@ -4,6 +4,7 @@ Transform k (0..7) applies, in this order: bit 0 a left-right flip, bit 1 an up-
 bit 2 a transpose of height and width (the order of EDSR's self-ensemble). Images are
 [..., H, W, C] tensors; k is a Python int or a scalar int tensor (as in tf.data).
 """
+
 import tensorflow as tf
 
 NUM_TRANSFORMS = 8
@@ -27,7 +28,11 @@ def _apply(x, k, bits):
         if isinstance(k, int):
             x = steps[bit](x) if k >> bit & 1 else x
         else:
-            x = tf.cond(tf.bitwise.bitwise_and(k, 1 << bit) > 0, lambda: steps[bit](x), lambda: x)
+            x = tf.cond(
+                tf.bitwise.bitwise_and(k, 1 << bit) > 0,
+                lambda step=steps[bit], y=x: step(y),
+                lambda y=x: y,
+            )
     return x
 
 

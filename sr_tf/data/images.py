@@ -5,6 +5,7 @@ channels, an alpha channel is dropped (logged once per process), 16-bit samples 
 round(x / 257) and the EXIF orientation of JPEG / TIFF / WebP photos is applied (they come out
 upright, as viewers show them; PNG files are taken as stored).
 """
+
 import io
 import os
 import struct
@@ -45,9 +46,14 @@ def list_images(folder, recursive=True, skip=None):
     folders are left out, and so are the subfolders under `skip` (e.g. an output folder inside it)."""
     found = []
     for here, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if recursive and not d.startswith(".")
-                         and not (skip and is_inside(os.path.join(here, d), skip)))
-        found += [os.path.join(here, f) for f in sorted(files) if not f.startswith(".") and has_image_extension(f)]
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if recursive and not d.startswith(".") and not (skip and is_inside(os.path.join(here, d), skip))
+        )
+        found += [
+            os.path.join(here, f) for f in sorted(files) if not f.startswith(".") and has_image_extension(f)
+        ]
     return found
 
 

@@ -13,6 +13,7 @@ the benchmark sets' LR images were made:
 The per-axis weights are built the same way in both versions and each output pixel is summed tap by
 tap in the same order, so the numpy and TF versions give identical results.
 """
+
 import math
 
 import numpy as np
@@ -238,9 +239,7 @@ def tf_imresize(image, scale):
     if image.dtype != tf.uint8:
         raise ValueError(f"tf_imresize: expected a uint8 image, got dtype {image.dtype.name}")
     if image.shape.rank not in (2, 3):
-        raise ValueError(
-            f"tf_imresize: expected an [H, W, C] or [H, W] image, got shape {image.shape}"
-        )
+        raise ValueError(f"tf_imresize: expected an [H, W, C] or [H, W] image, got shape {image.shape}")
     if scale == 1:
         return tf.identity(image)
     tf.debugging.assert_positive(tf.size(image), message="tf_imresize: the image is empty")

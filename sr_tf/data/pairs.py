@@ -6,6 +6,7 @@ Missing LR images are made from the top-left modcrop of the HR image with the MA
 TF's PNG decoder cannot read exactly (JPEG, 16-bit, palette, alpha, ...) are converted once with
 `read_image` into the same cache, so `dataset()` can read and decode every file inside tf.data.
 """
+
 import hashlib
 import os
 
@@ -15,7 +16,6 @@ from sr_tf.core.lazy import tf
 from sr_tf.data.images import ImageError, image_size, is_plain_png, read_image, write_png
 
 _LR_VERSION = "matlab-bicubic-1"  # part of the cache key of generated LR files
-
 
 
 class DatasetError(ValueError):
@@ -71,8 +71,13 @@ class FilePairSet(PairSet):
 
     def subset(self, indices, name):
         """The pairs at `indices` as a FilePairSet of their own."""
-        pick = lambda values: [values[i] for i in indices]
-        return FilePairSet(name, self.scale, pick(self.names), pick(self.hr_files), pick(self.lr_files), self.cache_dir)
+
+        def pick(values):
+            return [values[i] for i in indices]
+
+        return FilePairSet(
+            name, self.scale, pick(self.names), pick(self.hr_files), pick(self.lr_files), self.cache_dir
+        )
 
     def load(self, i):
         if self.lr_files[i] is None:
@@ -119,8 +124,12 @@ class FilePairSet(PairSet):
         cached = self._cache_path(f"lr_x{self.scale}", hr_file, f"{_LR_VERSION}x{self.scale}")
         if not os.path.isfile(cached):
             logging.log_every_n_seconds(
-                logging.INFO, "%s: making LR images with imresize into %s (e.g. %s)", 10,
-                self.name, os.path.dirname(cached), hr_file,
+                logging.INFO,
+                "%s: making LR images with imresize into %s (e.g. %s)",
+                10,
+                self.name,
+                os.path.dirname(cached),
+                hr_file,
             )
             write_png(cached, make_lr(read_image(hr_file), self.scale, hr_file))
         return cached
@@ -192,5 +201,7 @@ def held_out_split(pairs):
     step = count / held
     held_indices = sorted(order[int(k * step + step / 2)] for k in range(held))
     train_indices = [i for i in range(count) if i not in set(held_indices)]
-    return (pairs.subset(train_indices, f"{pairs.name} (training part)"),
-            pairs.subset(held_indices, f"{pairs.name} (held out)"))
+    return (
+        pairs.subset(train_indices, f"{pairs.name} (training part)"),
+        pairs.subset(held_indices, f"{pairs.name} (held out)"),
+    )

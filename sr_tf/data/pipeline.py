@@ -7,6 +7,7 @@ drop_remainder (the global batch) -> prefetch. All randomness comes from seeded 
 `tf.data.Dataset.random` with stateless ops, so a seed makes the stream repeatable, parallel maps
 stay deterministic and the iterator can be saved with `tf.train.Checkpoint(iterator=...)`.
 """
+
 import collections
 import hashlib
 import os
@@ -14,8 +15,8 @@ import os
 import tensorflow as tf
 from absl import logging
 
-from sr_tf.data.pairs import DatasetError
 from sr_tf.data.dihedral import NUM_TRANSFORMS, dihedral
+from sr_tf.data.pairs import DatasetError
 
 MODES = ("random", "grid")
 GRID_BORDER = 12  # the release's grid: 12-pixel HR border, stride hr_patch - 2 * border (84 for 108)
@@ -89,14 +90,29 @@ def usable_indices(pairs, geometry, sizes=None):
         need += f" plus a {geometry.border}-pixel border"
     if skipped:
         names = ", ".join(pairs.names[i] for i in skipped)
-        logging.warning("%s: skipping %d image(s) smaller than one %s: %s", pairs.name, len(skipped), need, names)
+        logging.warning(
+            "%s: skipping %d image(s) smaller than one %s: %s", pairs.name, len(skipped), need, names
+        )
     if not keep:
         raise DatasetError(f"{pairs.name}: no image is large enough for one {need} (x{pairs.scale})")
     return keep
 
 
-def training_dataset(pairs, batch_size, *, mode="random", lr_patch=None, hr_patch=None, border=GRID_BORDER,
-                     stride=None, seed=None, cache="memory", augment=True, shuffle_buffer=None, repeat=True):
+def training_dataset(
+    pairs,
+    batch_size,
+    *,
+    mode="random",
+    lr_patch=None,
+    hr_patch=None,
+    border=GRID_BORDER,
+    stride=None,
+    seed=None,
+    cache="memory",
+    augment=True,
+    shuffle_buffer=None,
+    repeat=True,
+):
     """Batches of (lr [B, p/s, p/s, 3], hr [B, p, p, 3]) uint8 patches from `pairs`.
 
     mode: 'grid' (every patch of the release's fixed grid: HR border crop `border`, stride `stride`,
@@ -121,11 +137,15 @@ def training_dataset(pairs, batch_size, *, mode="random", lr_patch=None, hr_patc
         images = images.repeat()
 
     if geometry.mode == "grid":
-        patches = images.map(lambda lr, hr: grid_patches(lr, hr, geometry), num_parallel_calls=tf.data.AUTOTUNE)
+        patches = images.map(
+            lambda lr, hr: grid_patches(lr, hr, geometry), num_parallel_calls=tf.data.AUTOTUNE
+        )
         patches = patches.unbatch()
     else:
         crops = tf.data.Dataset.zip(images, tf.data.Dataset.random(seed=seeds[2]))
-        patches = crops.map(lambda pair, r: random_patch(*pair, r, geometry), num_parallel_calls=tf.data.AUTOTUNE)
+        patches = crops.map(
+            lambda pair, r: random_patch(*pair, r, geometry), num_parallel_calls=tf.data.AUTOTUNE
+        )
 
     buffer = _patch_buffer(shuffle_buffer, geometry, [sizes[i] for i in indices], batch_size)
     if buffer > 1:
@@ -151,7 +171,7 @@ def grid_patches(lr, hr, geometry):
 def _grid(image, patch, border, stride):
     """Overlapping patch x patch windows of `image` inside `border`, every `stride` pixels (VALID)."""
     shape = tf.shape(image)
-    inner = image[border: shape[0] - border, border: shape[1] - border]
+    inner = image[border : shape[0] - border, border : shape[1] - border]
     rows = tf.signal.frame(inner, patch, stride, axis=0)  # [rows, patch, W, 3]
     windows = tf.signal.frame(rows, patch, stride, axis=2)  # [rows, patch, cols, patch, 3]
     return tf.reshape(tf.transpose(windows, [0, 2, 1, 3, 4]), [-1, patch, patch, 3])
@@ -163,8 +183,8 @@ def random_patch(lr, hr, r, geometry):
     shape = tf.shape(lr)
     y = tf.random.stateless_uniform([], seed=tf.stack([r, 1]), maxval=shape[0] - p + 1, dtype=tf.int32)
     x = tf.random.stateless_uniform([], seed=tf.stack([r, 2]), maxval=shape[1] - p + 1, dtype=tf.int32)
-    lr_patch = lr[y: y + p, x: x + p]
-    hr_patch = hr[y * s: (y + p) * s, x * s: (x + p) * s]
+    lr_patch = lr[y : y + p, x : x + p]
+    hr_patch = hr[y * s : (y + p) * s, x * s : (x + p) * s]
     lr_patch.set_shape([p, p, 3])
     hr_patch.set_shape([p * s, p * s, 3])
     return lr_patch, hr_patch
@@ -185,7 +205,9 @@ def _patch_buffer(shuffle_buffer, geometry, sizes, batch_size):
         return int(shuffle_buffer)
     if geometry.mode == "random":
         return RANDOM_SHUFFLE_BATCHES * batch_size
-    per_pass = sum(grid_patches_per_image(*size, geometry.hr_patch, geometry.border, geometry.stride) for size in sizes)
+    per_pass = sum(
+        grid_patches_per_image(*size, geometry.hr_patch, geometry.border, geometry.stride) for size in sizes
+    )
     return min(GRID_SHUFFLE_BUFFER, per_pass)
 
 
@@ -194,7 +216,9 @@ def _cached(images, cache, pairs, indices):
         return images
     if cache == "memory":
         return images.cache()
-    key = hashlib.sha1(repr((pairs.name, pairs.scale, [pairs.names[i] for i in indices])).encode()).hexdigest()[:12]
+    key = hashlib.sha1(
+        repr((pairs.name, pairs.scale, [pairs.names[i] for i in indices])).encode()
+    ).hexdigest()[:12]
     path = f"{os.fspath(cache)}.{key}"
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     return images.cache(path)

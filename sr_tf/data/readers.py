@@ -5,6 +5,7 @@ cropped top-left to exactly LR size x scale.
 `benchmark` (`<root>/<Set>/HR`, `<root>/<Set>/LR_bicubic/X<s>`), `image_folder` (any folder of HR
 photos) and `samples` (scikit-image's bundled colour photographs).
 """
+
 import os
 
 from absl import logging
@@ -18,8 +19,14 @@ DIV2K_IDS = {"train": range(1, 801), "valid": range(801, 901), "train_valid": ra
 DIV2K_TRACKS = ("bicubic", "unknown")
 # scikit-image's bundled colour photographs (shipped inside the wheel, no download).
 SAMPLE_FILES = {
-    "train": ("astronaut.png", "coffee.png", "hubble_deep_field.jpg", "ihc.png",
-              "motorcycle_left.png", "retina.jpg"),
+    "train": (
+        "astronaut.png",
+        "coffee.png",
+        "hubble_deep_field.jpg",
+        "ihc.png",
+        "motorcycle_left.png",
+        "retina.jpg",
+    ),
     "valid": ("chelsea.png", "rocket.jpg"),
 }
 
@@ -57,15 +64,18 @@ def div2k(root, scale, split="train", track="bicubic", ids=None):
 def _div2k_zips(ids, scale, track):
     """The official zips that hold images `ids` at `scale`: HR and LR, train and / or valid."""
     parts = sorted({"train" if i <= 800 else "valid" for i in ids})
-    return [f"DIV2K_{p}_HR.zip" for p in parts] + [_div2k_archive(f"DIV2K_{p}_LR_{track}/X{scale}") for p in parts]
+    return [f"DIV2K_{p}_HR.zip" for p in parts] + [
+        _div2k_archive(f"DIV2K_{p}_LR_{track}/X{scale}") for p in parts
+    ]
 
 
 def _div2k_root(root, zips):
     root = os.fspath(root)
     if not os.path.isdir(root):
         raise DatasetError(
-            f"DIV2K folder not found: {root}. DIV2K comes from {DIV2K_URL}: download {', '.join(zips)} and unzip "
-            f"them all into {root} (README, Data). Or train on other images: --train_data=folder:<your photos> "
+            f"DIV2K folder not found: {root}. DIV2K comes from {DIV2K_URL}: download {', '.join(zips)} "
+            f"and unzip them all into {root} (README, Data). Or train on other images: "
+            "--train_data=folder:<your photos> "
             "(10 % held out for validation) or --train_data=tfds:div2k, and validate with "
             "--val_data=benchmark:<root>:<Set> (e.g. Set5) or --val_data=folder:<dir>"
         )
@@ -117,7 +127,11 @@ def benchmark(root, set_name, scale, cache_dir=None):
     if absent:
         logging.info(
             "%s x%d: %d LR file(s) not in %s (%s); making them with the MATLAB-exact imresize",
-            set_name, scale, len(absent), lr_dir, ", ".join(absent[:5]),
+            set_name,
+            scale,
+            len(absent),
+            lr_dir,
+            ", ".join(absent[:5]),
         )
     return FilePairSet(f"{set_name} x{scale}", scale, names, hr_files, lr_files, cache_dir)
 

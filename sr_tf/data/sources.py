@@ -1,4 +1,5 @@
 """Data spec strings, as the commands' flags take them: `open_pairs(spec, scale, split)`."""
+
 import os
 
 from sr_tf.data.pairs import DatasetError
@@ -11,8 +12,6 @@ SPEC_HELP = """data specs:
   tfds:div2k[/<config>]        tensorflow-datasets div2k, e.g. tfds:div2k/bicubic_x2 (default bicubic_x<s>)
   benchmark:<root>:<Set>       <root>/<Set>/HR + LR_bicubic/X<s> (also benchmark:<root>/<Set>)
   folder:<dir>                 every image under <dir> (recursive) as HR; LR made by imresize"""
-
-
 
 
 def open_pairs(spec, scale, split="train", *, cache_dir=None, tfds_data_dir=None, tfds_manual_dir=None):

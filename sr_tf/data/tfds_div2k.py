@@ -8,6 +8,7 @@ or in TFDS's downloads folder from an earlier download. If one is missing it fai
 message naming the zips and the folder. Only then is `download_and_prepare` called, with
 `DownloadConfig(manual_dir=...)`, so TFDS verifies the checksums and prepares locally.
 """
+
 import os
 
 import numpy as np
@@ -32,7 +33,9 @@ def load_div2k(config, split="train", data_dir=None, manual_dir=None):
     except Exception as e:  # unknown config names raise various tfds errors
         raise DatasetError(f"tfds div2k config {config!r}: {e}") from e
     if not builder.is_prepared():
-        manual_dir = os.fspath(manual_dir or os.path.join(os.fspath(builder.data_dir_root), "downloads", "manual"))
+        manual_dir = os.fspath(
+            manual_dir or os.path.join(os.fspath(builder.data_dir_root), "downloads", "manual")
+        )
         missing = missing_archives(builder, manual_dir)
         if missing:
             raise DatasetError(_missing_message(builder, manual_dir, missing))
@@ -74,7 +77,9 @@ def _downloaded(builder, url):
 
 def _missing_message(builder, manual_dir, missing):
     sizes = {url.rsplit("/", 1)[-1]: info.size for url, info in (builder.url_infos or {}).items()}
-    listed = ", ".join(f"{name} ({sizes[name] / 2**30:.2f} GiB)" if name in sizes else name for name in missing)
+    listed = ", ".join(
+        f"{name} ({sizes[name] / 2**30:.2f} GiB)" if name in sizes else name for name in missing
+    )
     return (
         f"TFDS div2k/{builder.builder_config.name} is not prepared in {builder.data_dir_root} and "
         f"{len(missing)} of its {len(archive_names(builder))} archives are not on disk: {listed}. "
@@ -93,8 +98,11 @@ class TfdsPairSet(PairSet):
         self.tfds_split = TFDS_SPLITS[split]
         scale = int(builder.builder_config.name.rsplit("_x", 1)[1])
         count = builder.info.splits[self.tfds_split].num_examples
-        super().__init__(f"DIV2K {split} x{scale} (tfds {builder.builder_config.name})", scale,
-                         [f"tfds_{i:04d}" for i in range(count)])
+        super().__init__(
+            f"DIV2K {split} x{scale} (tfds {builder.builder_config.name})",
+            scale,
+            [f"tfds_{i:04d}" for i in range(count)],
+        )
         self._lr_sizes = None
 
     def load(self, i):

@@ -20,6 +20,7 @@ SSIM is the standard definition (Wang et al. 2004): an 11x11 Gaussian window wit
 K1 = 0.01, K2 = 0.03, dynamic range 255, the mean of the SSIM map over the window positions
 inside the (shaved) image; on RGB it is the mean over the three channels.
 """
+
 import dataclasses
 
 import numpy as np
@@ -58,7 +59,9 @@ class Protocol:
         return f"Y (BT.601 as MATLAB rgb2ycbcr, {rounding}; grayscale files on their gray values)"
 
     def __str__(self):
-        return f"{self.values()}, {self.shave} px shaved, SR quantised to uint8, HR cropped to LR size x scale"
+        return (
+            f"{self.values()}, {self.shave} px shaved, SR quantised to uint8, HR cropped to LR size x scale"
+        )
 
 
 def describe(protocols):
@@ -159,15 +162,26 @@ def _ssim_plane(a, b):
     the image equals the 'valid' SSIM map the papers' MATLAB code averages."""
     from skimage.metrics import structural_similarity  # (scipy: not needed to load this module)
 
-    return float(structural_similarity(
-        a, b, win_size=_SSIM_WINDOW, gaussian_weights=True, sigma=_SSIM_SIGMA, use_sample_covariance=False,
-        K1=_SSIM_K1, K2=_SSIM_K2, data_range=_PEAK,
-    ))
+    return float(
+        structural_similarity(
+            a,
+            b,
+            win_size=_SSIM_WINDOW,
+            gaussian_weights=True,
+            sigma=_SSIM_SIGMA,
+            use_sample_covariance=False,
+            K1=_SSIM_K1,
+            K2=_SSIM_K2,
+            data_range=_PEAK,
+        )
+    )
 
 
 def ssim(sr, hr, protocol, gray=False):
     """SSIM of `sr` against `hr` under `protocol` (mean over channels for RGB)."""
     a, b = _compared_values(sr, hr, protocol, gray)
     if min(a.shape[:2]) < _SSIM_WINDOW:
-        raise ValueError(f"SSIM needs at least {_SSIM_WINDOW}x{_SSIM_WINDOW} pixels after shaving, got {a.shape[:2]}")
+        raise ValueError(
+            f"SSIM needs at least {_SSIM_WINDOW}x{_SSIM_WINDOW} pixels after shaving, got {a.shape[:2]}"
+        )
     return float(np.mean([_ssim_plane(a[..., c], b[..., c]) for c in range(a.shape[-1])]))

@@ -1,4 +1,5 @@
 """Evaluating a predictor on sets of (LR, HR) pairs: mean PSNR / SSIM, the table, the JSON file."""
+
 import json
 import os
 from typing import NamedTuple
@@ -46,8 +47,13 @@ def score_images(predictor, images, scale, protocol, options=None, ssim=True):
         sr = predictor.upscale(image.lr, scale, options)
         psnr = metrics.psnr(sr, image.hr, protocol, image.gray)
         similarity = metrics.ssim(sr, image.hr, protocol, image.gray) if ssim else None
-        logging.debug("%s: PSNR %.3f dB%s%s", image.name, psnr,
-                      "" if similarity is None else f", SSIM {similarity:.4f}", " (gray file)" if image.gray else "")
+        logging.debug(
+            "%s: PSNR %.3f dB%s%s",
+            image.name,
+            psnr,
+            "" if similarity is None else f", SSIM {similarity:.4f}",
+            " (gray file)" if image.gray else "",
+        )
         yield sr, psnr, similarity
 
 
@@ -60,7 +66,9 @@ def evaluate(predictor, pairs, scale, protocol, options=None, max_images=0):
     if count == 0:
         raise ValueError(f"{pairs.name}: no images to evaluate")
     images = load_images(pairs, count)
-    psnrs, ssims = zip(*[(psnr, ssim) for _, psnr, ssim in score_images(predictor, images, scale, protocol, options)])
+    psnrs, ssims = zip(
+        *[(psnr, ssim) for _, psnr, ssim in score_images(predictor, images, scale, protocol, options)]
+    )
     return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "images": count}
 
 
@@ -92,8 +100,14 @@ def evaluate_all(predictor, folder, set_names, scales, options=None, overrides=N
             protocols[(set_name, scale)] = protocol
             score = evaluate(predictor, pairs, scale, protocol, options, max_images)
             results.setdefault(set_name, {})[f"x{scale}"] = score
-            logging.info("%s x%d: PSNR %.3f dB, SSIM %.4f over %d images", set_name, scale, score["psnr"],
-                         score["ssim"], score["images"])
+            logging.info(
+                "%s x%d: PSNR %.3f dB, SSIM %.4f over %d images",
+                set_name,
+                scale,
+                score["psnr"],
+                score["ssim"],
+                score["images"],
+            )
     return results, protocols
 
 
@@ -103,8 +117,10 @@ def format_table(results, protocols):
     `results`: {set: {"x<s>": {"psnr", "ssim", "images"}}}; `protocols`: {(set, scale): Protocol}.
     """
     scales = sorted({int(key[1:]) for row in results.values() for key in row})
-    lines = ["| set | " + " | ".join(f"x{s} PSNR / SSIM" for s in scales) + " |",
-             "|---|" + "---|" * len(scales)]
+    lines = [
+        "| set | " + " | ".join(f"x{s} PSNR / SSIM" for s in scales) + " |",
+        "|---|" + "---|" * len(scales),
+    ]
     for set_name, row in results.items():
         cells = []
         for s in scales:

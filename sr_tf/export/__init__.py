@@ -18,6 +18,7 @@ the shape it must have.
 so `sr_tf.evaluate` and `sr_tf.upscale` can load it. TFLite files carry the same two
 signatures and contain builtin ops only (BTSRN's bicubic is a convolution, not ResizeBicubic).
 """
+
 import dataclasses
 import json
 import os
@@ -30,7 +31,6 @@ import numpy as np
 from sr_tf import models
 from sr_tf.core.files import write_directory_atomically, writing
 from sr_tf.core.lazy import keras, tf  # imported at first use: `python -m sr_tf.export --help` needs neither
-from sr_tf.models import quantize
 from sr_tf.inference.saved_models import (  # noqa: F401  (the format's names, re-exported)
     FORMAT,
     METADATA_FILE,
@@ -40,13 +40,17 @@ from sr_tf.inference.saved_models import (  # noqa: F401  (the format's names, r
     read_metadata,
 )
 from sr_tf.inference.tiling import receptive_radius
+from sr_tf.models import quantize
+
 
 # What the signatures take. Their input specs leave the shape open, because a signature checks
 # only the dtype and a fixed shape would let the graph skip the check in `_checked`.
 def input_specs():
     """(IMAGE, IMAGES): the TensorSpecs of one image and of a batch (made when first exported)."""
-    return (tf.TensorSpec((None, None, 3), tf.uint8, name="image"),
-            tf.TensorSpec((None, None, None, 3), tf.uint8, name="images"))
+    return (
+        tf.TensorSpec((None, None, 3), tf.uint8, name="image"),
+        tf.TensorSpec((None, None, None, 3), tf.uint8, name="images"),
+    )
 
 
 SIGNATURES = {
@@ -127,8 +131,17 @@ class Exported:
     lines: list
 
 
-def export_scales(network, output, file_format="saved_model", tflite=False, quantize="none",
-                  calibration_data="samples", max_psnr_loss=DEFAULT_MAX_PSNR_LOSS, scales=None, check=True):
+def export_scales(
+    network,
+    output,
+    file_format="saved_model",
+    tflite=False,
+    quantize="none",
+    calibration_data="samples",
+    max_psnr_loss=DEFAULT_MAX_PSNR_LOSS,
+    scales=None,
+    check=True,
+):
     """Exports `network` for each of `scales` (default: every scale it has) into `output` (one
     scale) or `output`/x<s> (several): what training, the export command and convert write.
 
@@ -148,8 +161,9 @@ def export_scales(network, output, file_format="saved_model", tflite=False, quan
             if file_format == "saved_model":
                 lines = _export_saved_model(network, name, s, target, tflite, check)
             else:
-                lines = export_network_file(network, name, s, target, file_format, quantize, calibration_data,
-                                            max_psnr_loss)
+                lines = export_network_file(
+                    network, name, s, target, file_format, quantize, calibration_data, max_psnr_loss
+                )
         exported.append(Exported(s, target, lines))
     return exported
 
@@ -167,7 +181,9 @@ def export_checked(network, name, scale, output_dir, tflite=False):
     """`export_saved_model` (plus `model.tflite` inside it with `tflite`) that reloads what it wrote
     and compares it with the Keras model on a test image before the final rename. Returns lines
     saying how close each file came; raises ExportError, leaving nothing behind, when one differs."""
-    return _export_saved_model(network, name, scale, os.path.abspath(os.fspath(output_dir)), tflite, check=True)
+    return _export_saved_model(
+        network, name, scale, os.path.abspath(os.fspath(output_dir)), tflite, check=True
+    )
 
 
 def _write_json(path, value):
@@ -181,7 +197,8 @@ def _check_replaceable(output_dir):
     if not os.path.exists(output_dir):
         return
     ours = (os.path.isfile(os.path.join(output_dir, METADATA_FILE)) and is_saved_model(output_dir)) or (
-        os.path.isfile(os.path.join(output_dir, NETWORK_METADATA_FILE)))
+        os.path.isfile(os.path.join(output_dir, NETWORK_METADATA_FILE))
+    )
     empty = os.path.isdir(output_dir) and not os.listdir(output_dir)
     if not (ours or empty):
         raise ExportError(f"{output_dir} exists and is not an sr_tf SavedModel; not replacing it")
@@ -222,13 +239,23 @@ def calibration_split(data_spec, scale):
         return sources.open_pairs(data_spec, scale, "train"), sources.open_pairs(data_spec, scale, "valid")
     calibrate, check = held_out_split(sources.open_pairs(data_spec, scale))
     if check is None:
-        raise ExportError(f"--calibration_data={data_spec}: too few images to keep some for the PSNR check "
-                          "(give at least 5)")
+        raise ExportError(
+            f"--calibration_data={data_spec}: too few images to keep some for the PSNR check "
+            "(give at least 5)"
+        )
     return calibrate, check
 
 
-def export_network_file(network, name, scale, output_dir, file_format, quantization="none", calibration_data="samples",
-                        max_psnr_loss=DEFAULT_MAX_PSNR_LOSS):
+def export_network_file(
+    network,
+    name,
+    scale,
+    output_dir,
+    file_format,
+    quantization="none",
+    calibration_data="samples",
+    max_psnr_loss=DEFAULT_MAX_PSNR_LOSS,
+):
     """Writes `output_dir`/model.tflite or model.onnx (the network; sr_tf runs the inference head
     around it) and sr_tf.json, checked: a float file against the Keras network on a test image, an
     int8 file by its PSNR change on images it was not calibrated on. Returns the lines saying so;
@@ -253,26 +280,46 @@ def export_network_file(network, name, scale, output_dir, file_format, quantizat
         path = os.path.join(temp, file_name)
         with open(path, "wb") as f:
             f.write(content)
-        predictor = accelerated.tflite_predictor(path) if file_format != "onnx" else accelerated.onnx_predictor(path)
+        predictor = (
+            accelerated.tflite_predictor(path) if file_format != "onnx" else accelerated.onnx_predictor(path)
+        )
         reference = network_predictor(network, scale=scale)
         # what the file carries (accelerated.network_info), plus the check below
-        info = accelerated.network_info(network, scale, quantization if quantization == "int8" else "fp32",
-                                        reference.radii[scale])
+        info = accelerated.network_info(
+            network, scale, quantization if quantization == "int8" else "fp32", reference.radii[scale]
+        )
         if quantization == "int8":
             change, float_psnr, int8_psnr = accelerated.psnr_change(reference, predictor, check, scale)
-            line = (f"int8 PSNR change on {check.name} ({len(check)} images, not calibrated on): {change:+.3f} dB "
-                    f"(float {float_psnr:.3f}, int8 {int8_psnr:.3f})")
+            line = (
+                f"int8 PSNR change on {check.name} ({len(check)} images, not calibrated on): "
+                f"{change:+.3f} dB "
+                f"(float {float_psnr:.3f}, int8 {int8_psnr:.3f})"
+            )
             if -change > max_psnr_loss:
-                raise ExportError(f"{line}: more than --max_psnr_loss={max_psnr_loss:g} dB lost; nothing written")
-            info["psnr_check"] = {"data": check.name, "images": len(check), "float_psnr": round(float_psnr, 4),
-                                  "int8_psnr": round(int8_psnr, 4), "change_db": round(change, 4)}
+                raise ExportError(
+                    f"{line}: more than --max_psnr_loss={max_psnr_loss:g} dB lost; nothing written"
+                )
+            info["psnr_check"] = {
+                "data": check.name,
+                "images": len(check),
+                "float_psnr": round(float_psnr, 4),
+                "int8_psnr": round(int8_psnr, 4),
+                "change_db": round(change, 4),
+            }
             lines.append(line)
         else:
             image = test_image()
             float_ref = np.asarray(reference.float_fns[scale](tf.constant(image)), np.float64)
             float_out = np.asarray(predictor.float_fns[scale](tf.constant(image)), np.float32)
-            lines.append(compare(f"{file_name} ({predictor.runtime})", quantize(float_out), float_out,
-                                 quantize(float_ref.astype(np.float32)), float_ref))
+            lines.append(
+                compare(
+                    f"{file_name} ({predictor.runtime})",
+                    quantize(float_out),
+                    float_out,
+                    quantize(float_ref.astype(np.float32)),
+                    float_ref,
+                )
+            )
         _write_json(os.path.join(temp, NETWORK_METADATA_FILE), info)
         lines[:] = [line.replace(temp, output_dir) for line in lines]
 
@@ -334,27 +381,36 @@ def test_image(height=29, width=37):
     """A deterministic uint8 test image of odd size: smooth gradients plus fine texture."""
     y, x = np.mgrid[0:height, 0:width].astype(np.float64)
     rng = np.random.default_rng(0)
-    image = np.stack([
-        127 + 100 * np.sin(x / 5.0) * np.cos(y / 7.0),
-        255 * x / width,
-        255 * y / height,
-    ], axis=-1) + rng.normal(0, 20, (height, width, 3))
+    image = np.stack(
+        [
+            127 + 100 * np.sin(x / 5.0) * np.cos(y / 7.0),
+            255 * x / width,
+            255 * y / height,
+        ],
+        axis=-1,
+    ) + rng.normal(0, 20, (height, width, 3))
     return np.clip(np.round(image), 0, 255).astype(np.uint8)
 
 
 def compare(what, uint8_out, float_out, uint8_ref, float_ref):
     """One line saying how close an export is to the Keras model; ExportError when too far."""
     if uint8_out.shape != uint8_ref.shape or float_out.shape != float_ref.shape:
-        raise ExportError(f"{what}: output shape {uint8_out.shape} differs from the Keras model's {uint8_ref.shape}")
+        raise ExportError(
+            f"{what}: output shape {uint8_out.shape} differs from the Keras model's {uint8_ref.shape}"
+        )
     level_diff = np.abs(uint8_out.astype(np.int16) - uint8_ref.astype(np.int16))
     float_diff = float(np.max(np.abs(float_out.astype(np.float64) - float_ref)))
     differing = int(np.count_nonzero(level_diff))
-    line = (f"{what} reproduces the Keras model: uint8 "
-            f"{'identical' if differing == 0 else f'{differing} of {level_diff.size} values off by 1'}, "
-            f"float max |diff| {float_diff:.2g}")
+    line = (
+        f"{what} reproduces the Keras model: uint8 "
+        f"{'identical' if differing == 0 else f'{differing} of {level_diff.size} values off by 1'}, "
+        f"float max |diff| {float_diff:.2g}"
+    )
     if level_diff.max() > 1 or float_diff > FLOAT_TOLERANCE:
-        raise ExportError(f"{what} does NOT reproduce the Keras model: uint8 max |diff| {level_diff.max()}, "
-                          f"float max |diff| {float_diff:.3g} (tolerance {FLOAT_TOLERANCE})")
+        raise ExportError(
+            f"{what} does NOT reproduce the Keras model: uint8 max |diff| {level_diff.max()}, "
+            f"float max |diff| {float_diff:.3g} (tolerance {FLOAT_TOLERANCE})"
+        )
     return line
 
 
@@ -367,21 +423,32 @@ def check_export(float_model, folder, image=None):
     float_ref = np.asarray(float_model(image[None])[0], np.float64)
     uint8_ref = quantize(float_ref.astype(np.float32))
     loaded = tf.saved_model.load(folder)
-    batch = loaded.signatures["upscale_batch"](images=tf.constant(np.stack([image, image[::-1]])))["images"].numpy()
-    if not (np.array_equal(batch[0], uint8_ref) and np.array_equal(batch[1][::-1], quantize(
-            np.asarray(float_model(image[None, ::-1])[0])[::-1]))):
+    batch = loaded.signatures["upscale_batch"](images=tf.constant(np.stack([image, image[::-1]])))[
+        "images"
+    ].numpy()
+    if not (
+        np.array_equal(batch[0], uint8_ref)
+        and np.array_equal(batch[1][::-1], quantize(np.asarray(float_model(image[None, ::-1])[0])[::-1]))
+    ):
         raise ExportError(f"SavedModel {folder}: upscale_batch does NOT give the images one at a time")
-    lines = [compare(
-        f"SavedModel {folder}",
-        loaded.signatures["serving_default"](image=tf.constant(image))["image"].numpy(),
-        loaded.signatures["upscale_float"](image=tf.constant(image))["image"].numpy(),
-        uint8_ref, float_ref,
-    )]
+    lines = [
+        compare(
+            f"SavedModel {folder}",
+            loaded.signatures["serving_default"](image=tf.constant(image))["image"].numpy(),
+            loaded.signatures["upscale_float"](image=tf.constant(image))["image"].numpy(),
+            uint8_ref,
+            float_ref,
+        )
+    ]
     tflite_path = os.path.join(folder, TFLITE_FILE)
     if os.path.isfile(tflite_path):
-        lines.append(compare(
-            f"TFLite {tflite_path}",
-            run_tflite(tflite_path, image), run_tflite(tflite_path, image, "upscale_float"),
-            uint8_ref, float_ref,
-        ))
+        lines.append(
+            compare(
+                f"TFLite {tflite_path}",
+                run_tflite(tflite_path, image),
+                run_tflite(tflite_path, image, "upscale_float"),
+                uint8_ref,
+                float_ref,
+            )
+        )
     return lines

@@ -9,6 +9,7 @@ files) or ONNX Runtime (ONNX files), each inside the model's own TensorFlow infe
   auto  bf16 when OpenVINO is installed and the CPU runs bf16 natively, else fp32
 docs/performance.md has the measurements behind these choices.
 """
+
 import contextlib
 import hashlib
 import io
@@ -31,7 +32,9 @@ from sr_tf.inference.options import PRECISIONS
 
 FORMAT = "sr_tf.network/1"  # the sr_tf metadata of a .tflite / .onnx network file
 CALIBRATION_DATA = "samples"
-CALIBRATION_CROPS = 16  # LR crops of CALIBRATION_SIZE pixels at x2 (percentile calibration holds them all in memory)
+CALIBRATION_CROPS = (
+    16  # LR crops of CALIBRATION_SIZE pixels at x2 (percentile calibration holds them all in memory)
+)
 CALIBRATION_SIZE = 48
 CALIBRATION_PERCENTILE = 99.99  # int8 ONNX: activation ranges cover this share of the calibration values
 
@@ -40,11 +43,19 @@ def network_info(network, scale, precision, receptive_radius=None):
     """What a reader of a network file needs to rebuild the inference head around it (the
     receptive radius is measured on the inference model unless the caller knows it)."""
     if receptive_radius is None:
-        receptive_radius = tiling.receptive_radius(models.build_inference_model(network, scale=scale, quantize=False))
+        receptive_radius = tiling.receptive_radius(
+            models.build_inference_model(network, scale=scale, quantize=False)
+        )
     single = models.branch(network, scale)
-    return {"format": FORMAT, "model": models.describe(network)["model"], "description": models.describe(network),
-            "scale": int(scale), "margin": int(models.valid_margin(single, scale)),
-            "receptive_radius": int(receptive_radius), "precision": precision}
+    return {
+        "format": FORMAT,
+        "model": models.describe(network)["model"],
+        "description": models.describe(network),
+        "scale": int(scale),
+        "margin": int(models.valid_margin(single, scale)),
+        "receptive_radius": int(receptive_radius),
+        "precision": precision,
+    }
 
 
 def head_function(info, run):
@@ -70,8 +81,11 @@ def network_inputs(network, scale, lr_images):
         seen.append(array.copy())
         return np.zeros(single.compute_output_shape(array.shape), np.float32)
 
-    info = {"model": models.describe(network)["model"], "scale": scale,
-            "margin": models.valid_margin(single, scale)}
+    info = {
+        "model": models.describe(network)["model"],
+        "scale": scale,
+        "margin": models.valid_margin(single, scale),
+    }
     upscale = head_function(info, record)
     for lr in lr_images:
         upscale(tf.constant(lr))
@@ -99,7 +113,7 @@ def calibration_crops(pairs, count=None, size=None, seed=0):
         h, w = lr.shape[:2]
         ch, cw = min(size, h), min(size, w)
         y, x = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
-        crops.append(lr[y:y + ch, x:x + cw])
+        crops.append(lr[y : y + ch, x : x + cw])
     return crops
 
 
@@ -116,12 +130,20 @@ def convert_int8(network, scale, calibration_lrs):
         converter = tf.lite.TFLiteConverter.from_saved_model(folder)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([array] for array in inputs)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-        options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=[_output_node(float_content)])
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+            tf.lite.OpsSet.TFLITE_BUILTINS,
+        ]
+        options = tf.lite.experimental.QuantizationDebugOptions(
+            denylisted_nodes=[_output_node(float_content)]
+        )
         with warnings.catch_warnings():  # the debugger runs tf.lite.Interpreter, which warns it is deprecated
             warnings.simplefilter("ignore", UserWarning)
             debugger = tf.lite.experimental.QuantizationDebugger(
-                converter=converter, debug_dataset=lambda: ([array] for array in inputs[:2]), debug_options=options)
+                converter=converter,
+                debug_dataset=lambda: ([array] for array in inputs[:2]),
+                debug_options=options,
+            )
             content = debugger.get_nondebug_quantized_model()
     except Exception as error:  # the converter raises its own ConverterError
         raise ValueError(f"int8 conversion of x{scale} failed: {error}") from error
@@ -178,12 +200,22 @@ def convert_int8_onnx(network, scale, calibration_lrs, percentile=CALIBRATION_PE
                 array = next(self.arrays, None)
                 return None if array is None else {input_name: array}
 
-        with contextlib.redirect_stdout(io.StringIO()), _root_log_level(logging.ERROR):  # its progress and advice
+        with (
+            contextlib.redirect_stdout(io.StringIO()),
+            _root_log_level(logging.ERROR),
+        ):  # its progress and advice
             quantization.quantize_static(
-                float_path, int8_path, Reader(), quant_format=quantization.QuantFormat.QDQ, per_channel=True,
-                activation_type=quantization.QuantType.QUInt8, weight_type=quantization.QuantType.QInt8,
-                calibrate_method=quantization.CalibrationMethod.Percentile, nodes_to_exclude=last + convs[-1:],
-                extra_options={"CalibPercentile": percentile})
+                float_path,
+                int8_path,
+                Reader(),
+                quant_format=quantization.QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=quantization.QuantType.QUInt8,
+                weight_type=quantization.QuantType.QInt8,
+                calibrate_method=quantization.CalibrationMethod.Percentile,
+                nodes_to_exclude=last + convs[-1:],
+                extra_options={"CalibPercentile": percentile},
+            )
         quantized = onnx.load(int8_path)
     except runtimes.MissingRuntime:
         raise
@@ -229,8 +261,15 @@ LITERT_MAX_MEGAPIXELS = 0.25
 def predictor_for_runner(info, run, source, runtime):
     scale = int(info["scale"])
     budget = LITERT_MAX_MEGAPIXELS if runtime.startswith("litert") else None
-    return Predictor(info["model"], source, {scale: head_function(info, run)},
-                     {scale: int(info["receptive_radius"])}, keep_alive=run, runtime=runtime, max_megapixels=budget)
+    return Predictor(
+        info["model"],
+        source,
+        {scale: head_function(info, run)},
+        {scale: int(info["receptive_radius"])},
+        keep_alive=run,
+        runtime=runtime,
+        max_megapixels=budget,
+    )
 
 
 def tflite_predictor(path):
@@ -253,14 +292,22 @@ def tflite_predictor(path):
 
     @tf.function(input_signature=[IMAGE])
     def run(image):
-        sr = tf.numpy_function(lambda a: np.asarray(runner(None, image=a), np.float32), [image], tf.float32,
-                               stateful=False)
+        sr = tf.numpy_function(
+            lambda a: np.asarray(runner(None, image=a), np.float32), [image], tf.float32, stateful=False
+        )
         sr.set_shape([None, None, 3])
         return sr
 
     scale = int(info["scale"])
-    return Predictor(info["model"], os.fspath(path), {scale: run}, {scale: int(info["receptive_radius"])},
-                     keep_alive=runner, runtime="litert fp32", max_megapixels=LITERT_MAX_MEGAPIXELS)
+    return Predictor(
+        info["model"],
+        os.fspath(path),
+        {scale: run},
+        {scale: int(info["receptive_radius"])},
+        keep_alive=runner,
+        runtime="litert fp32",
+        max_megapixels=LITERT_MAX_MEGAPIXELS,
+    )
 
 
 def onnx_predictor(path, runtime=None):
@@ -280,12 +327,14 @@ def onnx_predictor(path, runtime=None):
 
 def openvino_predictor(network, source, precision):
     """The network compiled by OpenVINO (precision bf16 or fp32), every scale."""
+
     def one_scale(scale):
         runner = runtimes.OpenVinoRunner(runtimes.openvino_model(models.branch(network, scale)), precision)
         used = runner.precision.lower()
         label = "bf16" if "bf16" in used or "bfloat16" in used else "fp32"
-        return predictor_for_runner(network_info(network, scale, precision), runner, source,
-                                    f"openvino {label}")
+        return predictor_for_runner(
+            network_info(network, scale, precision), runner, source, f"openvino {label}"
+        )
 
     return per_scale_predictor(network, source, one_scale)
 
@@ -316,6 +365,7 @@ def int8_network_file(network, scale, cache_dir=None, file_format="onnx"):
 
 def int8_predictor(network, source):
     """The network quantized to int8 ONNX (cached, see int8_network_file), every scale."""
+
     def one_scale(scale):
         return onnx_predictor(int8_network_file(network, scale))
 

@@ -1,4 +1,5 @@
 """The Predictor: what every `--model` becomes (predictor.load_predictor makes them)."""
+
 import dataclasses
 
 import numpy as np
@@ -27,7 +28,9 @@ class Predictor:
     radii: dict
     keep_alive: object = None  # the loaded SavedModel or network the functions use
     runtime: str = "tensorflow fp32"  # what runs the network, said in the commands' output
-    max_megapixels: float = None  # this runtime's tile budget when upscale() is not given one (None: the default)
+    max_megapixels: float = (
+        None  # this runtime's tile budget when upscale() is not given one (None: the default)
+    )
     _ensembles: dict = dataclasses.field(default_factory=dict, repr=False)
 
     @property
@@ -36,7 +39,9 @@ class Predictor:
 
     def check_scale(self, scale):
         if scale not in self.float_fns:
-            raise ModelError(f"{self.source} upscales by {', '.join(f'x{s}' for s in self.scales)}, not x{scale}")
+            raise ModelError(
+                f"{self.source} upscales by {', '.join(f'x{s}' for s in self.scales)}, not x{scale}"
+            )
 
     def float_fn(self, scale, self_ensemble=False, strategy=None):
         """uint8 [h, w, 3] -> float32 [s*h, s*w, 3]; averaged over the 8 transforms with self_ensemble."""
@@ -73,8 +78,12 @@ def per_scale_predictor(network, source, one_scale, scales=None, name=None):
     """One Predictor of a Keras network over `scales` (default: all of the network's), joined from
     `one_scale(scale)`, the single-scale Predictor of one path (TensorFlow, OpenVINO, an int8 file)."""
     parts = [one_scale(s) for s in (scales or models.scales_of(network))]
-    return Predictor(name or models.describe(network)["model"], source,
-                     {s: fn for part in parts for s, fn in part.float_fns.items()},
-                     {s: radius for part in parts for s, radius in part.radii.items()},
-                     keep_alive=(network, [part.keep_alive for part in parts]), runtime=parts[-1].runtime,
-                     max_megapixels=parts[-1].max_megapixels)
+    return Predictor(
+        name or models.describe(network)["model"],
+        source,
+        {s: fn for part in parts for s, fn in part.float_fns.items()},
+        {s: radius for part in parts for s, radius in part.radii.items()},
+        keep_alive=(network, [part.keep_alive for part in parts]),
+        runtime=parts[-1].runtime,
+        max_megapixels=parts[-1].max_megapixels,
+    )

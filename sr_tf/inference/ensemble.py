@@ -9,6 +9,7 @@ left in the last round repeats a transform whose result is dropped, so no replic
 empty input (oneDNN's Conv2D fails on empty batches). The average is always summed on the host
 in transform order 0..7, so the result is the same bit for bit with or without a strategy.
 """
+
 import numpy as np
 import tensorflow as tf
 

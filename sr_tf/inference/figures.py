@@ -1,6 +1,7 @@
 """Comparison figures in the style of the EDSR paper's Fig. 5: for each crop, bicubic,
 |bicubic - GT| summed over RGB, then SR and |SR - GT| of each model, and the ground truth, side
 by side."""
+
 import numpy as np
 
 from sr_tf.core.errors import UsageError
@@ -77,8 +78,8 @@ def make_figure(predictor, hr, scale, crops, output, lr=None, options=None, sr_l
     modcropped HR (or `lr` as given), upscaled by bicubic, by `predictor` (shown as `sr_label`,
     default its name) and by each predictor of `compare` (shown by name); the predictors run as
     `options` (InferenceOptions) say."""
-    from sr_tf.data.pairs import make_lr
     from sr_tf.data.imresize import imresize
+    from sr_tf.data.pairs import make_lr
 
     if lr is None:
         lr = make_lr(hr, scale)

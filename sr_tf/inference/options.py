@@ -4,10 +4,13 @@ Each inference command builds it once from its flags (sr_tf.commands.inference_f
 load_predictor, Predictor.upscale, scoring.evaluate / evaluate_all, upscaling.upscale_files and
 figures.make_figure take it. No TensorFlow here: the commands' flags take their defaults from this module.
 """
+
 import dataclasses
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")  # accelerated.py says what each runs
-DEFAULT_MAX_MEGAPIXELS = 1.0  # output megapixels of one network call before tiling starts (BTSRN x4: 2.5 GB peak)
+DEFAULT_MAX_MEGAPIXELS = (
+    1.0  # output megapixels of one network call before tiling starts (BTSRN x4: 2.5 GB peak)
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,6 +11,7 @@ A `Predictor` gives, per scale, a float function uint8 [h, w, 3] -> float32 [s*h
 0..255 units before rounding, and `upscale()`, which adds self-ensemble, tiling and the final
 rounding to uint8.
 """
+
 import contextlib
 import os
 import re
@@ -21,8 +22,7 @@ import tensorflow as tf
 from sr_tf import models
 from sr_tf.data.imresize import imresize
 from sr_tf.inference import saved_models, tiling
-from sr_tf.inference.base import IMAGE, DEFAULT_MAX_MEGAPIXELS, ModelError, Predictor  # noqa: F401  (re-exported)
-from sr_tf.inference.base import per_scale_predictor
+from sr_tf.inference.base import DEFAULT_MAX_MEGAPIXELS, IMAGE, ModelError, Predictor, per_scale_predictor  # noqa: F401  (re-exported)
 from sr_tf.inference.options import DEFAULTS
 from sr_tf.models.opening import is_network_source
 from sr_tf.models.pretrained_registry import is_pretrained_spec
@@ -62,6 +62,7 @@ def float_function(float_model):
 
 def network_predictor(network, name=None, scale=None, source="the network"):
     """A predictor from a Keras training network: `scale` (default every scale of the network)."""
+
     def one_scale(s):
         float_model = models.build_inference_model(network, name, s, quantize=False)
         radius = tiling.receptive_radius(float_model)
@@ -125,7 +126,9 @@ def _network_file(spec):
     if os.path.isfile(spec) and spec.endswith((".tflite", ".onnx")):
         return spec
     if os.path.isdir(spec) and not saved_models.is_saved_model(spec):
-        found = [os.path.join(spec, name) for name in NETWORK_FILES if os.path.isfile(os.path.join(spec, name))]
+        found = [
+            os.path.join(spec, name) for name in NETWORK_FILES if os.path.isfile(os.path.join(spec, name))
+        ]
         return found[0] if found else None
     return None
 
@@ -134,7 +137,11 @@ def _file_predictor(path):
     from sr_tf.inference import accelerated
 
     try:
-        return accelerated.tflite_predictor(path) if path.endswith(".tflite") else accelerated.onnx_predictor(path)
+        return (
+            accelerated.tflite_predictor(path)
+            if path.endswith(".tflite")
+            else accelerated.onnx_predictor(path)
+        )
     except (ValueError, OSError) as error:
         raise ModelError(f"--model={path}: {error}") from error
 
@@ -165,14 +172,18 @@ def load_predictor(spec, options=None):
         return bicubic_predictor()
     network_spec = is_network_source(spec)
     if not network_spec and precision not in ("auto", "fp32"):
-        raise ModelError(f"--precision={precision} applies to networks (pretrained:<name>, .keras files, run "
-                         f"directories); --model={spec} runs as it was exported (sr_tf.export --quantize=int8 "
-                         "writes an int8 one)")
+        raise ModelError(
+            f"--precision={precision} applies to networks (pretrained:<name>, .keras files, run "
+            f"directories); --model={spec} runs as it was exported (sr_tf.export --quantize=int8 "
+            "writes an int8 one)"
+        )
     if is_pretrained_spec(spec):
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
             return _network_predictor(_open_network(spec), spec, precision)
     if not os.path.exists(spec):
-        raise ModelError(f"--model={spec}: no such file or directory (and not '{BICUBIC}' or pretrained:<name>)")
+        raise ModelError(
+            f"--model={spec}: no such file or directory (and not '{BICUBIC}' or pretrained:<name>)"
+        )
     network_file = _network_file(spec)
     if network_file:
         return _file_predictor(network_file)
@@ -184,7 +195,7 @@ def load_predictor(spec, options=None):
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
             return _network_predictor(_open_network(spec), spec, precision)
     raise ModelError(
-        f"--model={spec}: not '{BICUBIC}', pretrained:<name>, a SavedModel exported by sr_tf (or a folder of x<s> "
-        "ones), a training run directory (with model.json), a .keras file, or a .tflite / .onnx network file "
-        "sr_tf.export wrote"
+        f"--model={spec}: not '{BICUBIC}', pretrained:<name>, a SavedModel exported by sr_tf "
+        "(or a folder of x<s> ones), a training run directory (with model.json), a .keras file, "
+        "or a .tflite / .onnx network file sr_tf.export wrote"
     )

@@ -7,6 +7,7 @@ crop and float bicubic residual, the scaling to 0..255) stays in TensorFlow, bui
 head function as the Keras inference model, with `ExternalNetwork` in place of the network. So
 int8 never touches the bicubic path or the final addition.
 """
+
 import contextlib
 import importlib
 import io
@@ -17,8 +18,14 @@ import numpy as np
 import tensorflow as tf
 
 # Python module -> the sr_tf extra that installs it.
-EXTRAS = {"openvino": "fast", "ai_edge_litert": "fast", "onnxruntime": "onnx", "tf2onnx": "onnx", "onnx": "onnx",
-          "torch": "bench"}
+EXTRAS = {
+    "openvino": "fast",
+    "ai_edge_litert": "fast",
+    "onnxruntime": "onnx",
+    "tf2onnx": "onnx",
+    "onnx": "onnx",
+    "torch": "bench",
+}
 # `fast` also installs what `onnx` does: OpenVINO reads the networks in their ONNX form.
 METADATA_KEY = "sr_tf"  # the sr_tf.json description embedded in .tflite / .onnx files
 MAX_STATIC_SHAPES = 16  # OpenVINO: input shapes compiled on their own before the open-shape model runs
@@ -34,8 +41,9 @@ def require(module, what):
         return importlib.import_module(module)
     except ImportError as error:
         extra = EXTRAS[module.split(".")[0]]
-        raise MissingRuntime(f"{what} needs {module.split('.')[0]}, which is not installed: "
-                             f"pip install 'sr_tf[{extra}]'") from error
+        raise MissingRuntime(
+            f"{what} needs {module.split('.')[0]}, which is not installed: pip install 'sr_tf[{extra}]'"
+        ) from error
 
 
 def available(module):
@@ -63,8 +71,12 @@ class ExternalNetwork:
         return (n, h * self.scale - 2 * self.margin, w * self.scale - 2 * self.margin, 3)
 
     def __call__(self, x):
-        y = tf.numpy_function(lambda a: np.asarray(self.run(np.ascontiguousarray(a, np.float32)), np.float32),
-                              [tf.cast(x, tf.float32)], tf.float32, stateful=False)
+        y = tf.numpy_function(
+            lambda a: np.asarray(self.run(np.ascontiguousarray(a, np.float32)), np.float32),
+            [tf.cast(x, tf.float32)],
+            tf.float32,
+            stateful=False,
+        )
         y.set_shape([None, None, None, 3])
         return y
 
@@ -78,7 +90,9 @@ class LiteRtRunner:
 
     def __init__(self, content, signature=None, threads=None):
         interpreter = require("ai_edge_litert.interpreter", "running a .tflite file")
-        self.interpreter = interpreter.Interpreter(model_content=bytes(content), num_threads=threads or cpu_threads())
+        self.interpreter = interpreter.Interpreter(
+            model_content=bytes(content), num_threads=threads or cpu_threads()
+        )
         self.runner = self.interpreter.get_signature_runner(signature) if signature else None
         if self.runner is None:  # tensors are allocated for the first input's shape
             self.input = self.interpreter.get_input_details()[0]
@@ -124,10 +138,15 @@ class OpenVinoRunner:
     def __init__(self, model, precision="bf16", threads=None, max_shapes=MAX_STATIC_SHAPES):
         self.ov = require("openvino", f"--precision={precision}")
         self.core = self.ov.Core()
-        self.model = self.core.read_model(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else model
+        self.model = (
+            self.core.read_model(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else model
+        )
         hint = {"bf16": "bf16", "fp32": "f32"}[precision]
-        self.config = {"INFERENCE_NUM_THREADS": threads or cpu_threads(), "INFERENCE_PRECISION_HINT": hint,
-                       "PERFORMANCE_HINT": "LATENCY"}
+        self.config = {
+            "INFERENCE_NUM_THREADS": threads or cpu_threads(),
+            "INFERENCE_PRECISION_HINT": hint,
+            "PERFORMANCE_HINT": "LATENCY",
+        }
         self.max_shapes = max_shapes
         self.compiled = {}  # input shape -> infer request
         self.any_shape = self._compile(self.model)
@@ -195,7 +214,9 @@ def tflite_with_metadata(content, info):
     model.buffers.append(buffer)
     entry = schema.MetadataT()
     entry.name, entry.buffer = METADATA_KEY, len(model.buffers) - 1
-    model.metadata = [m for m in (model.metadata or []) if m.name not in (METADATA_KEY, METADATA_KEY.encode())] + [entry]
+    model.metadata = [
+        m for m in (model.metadata or []) if m.name not in (METADATA_KEY, METADATA_KEY.encode())
+    ] + [entry]
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 

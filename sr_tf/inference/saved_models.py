@@ -4,6 +4,7 @@ sr_tf.json holds the format version, the network's description (`{"model", "scal
 "options"}`, the same dict as a run's model.json and a .keras file's config), the exported
 `scale` and the receptive-field radius that tiling needs. sr_tf.export writes it.
 """
+
 import json
 import os
 
@@ -24,7 +25,9 @@ def read_metadata(saved_model_dir):
     """The sr_tf.json of an sr_tf SavedModel; SavedModelError naming the folder otherwise."""
     path = os.path.join(os.fspath(saved_model_dir), METADATA_FILE)
     if not os.path.isfile(path):
-        raise SavedModelError(f"{saved_model_dir} is a SavedModel but not one sr_tf exported ({path} is missing)")
+        raise SavedModelError(
+            f"{saved_model_dir} is a SavedModel but not one sr_tf exported ({path} is missing)"
+        )
     try:
         with open(path) as f:
             info = json.load(f)

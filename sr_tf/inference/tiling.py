@@ -10,6 +10,7 @@ that border exactly as the whole image does, so it is padded the same way.
 Only one tile (plus the network's activations for it) is in memory at a time, besides the LR
 input and the uint8 output; `auto_tile` picks a tile size from a budget in megapixels.
 """
+
 import math
 import sys
 
@@ -75,8 +76,15 @@ def _windows(length, tile, overlap):
     A core keeps `overlap` pixels of context on each side, or the window reaches the border."""
     cores = split_axis(length, tile)
     size = min(length, max(stop - start for start, stop in cores) + 2 * overlap)
-    return [(start, stop, min(max(0, start - overlap), length - size), min(max(0, start - overlap), length - size) + size)
-            for start, stop in cores]
+    return [
+        (
+            start,
+            stop,
+            min(max(0, start - overlap), length - size),
+            min(max(0, start - overlap), length - size) + size,
+        )
+        for start, stop in cores
+    ]
 
 
 def plan_tiles(height, width, tile, overlap):
@@ -101,7 +109,10 @@ def auto_tile(height, width, scale, overlap, max_megapixels):
     if side < MIN_TILE:
         logging.warning(
             "--max_megapixels=%g leaves tiles of %d LR pixels after an overlap of %d; using %d",
-            max_megapixels, side, overlap, MIN_TILE,
+            max_megapixels,
+            side,
+            overlap,
+            MIN_TILE,
         )
         side = MIN_TILE
     return side
@@ -119,7 +130,8 @@ def tiled_upscale(float_fn, lr, scale, tile, overlap, progress=False):
         return quantize(float_fn(lr))
     output = np.empty((height * scale, width * scale, 3), np.uint8)
     for (top, bottom, left, right), (w_top, w_bottom, w_left, w_right) in _tile_bar(
-            plan_tiles(height, width, tile, overlap), progress):
+        plan_tiles(height, width, tile, overlap), progress
+    ):
         sr = np.asarray(float_fn(lr[w_top:w_bottom, w_left:w_right]))
         expected = ((w_bottom - w_top) * scale, (w_right - w_left) * scale)
         if sr.shape[:2] != expected:

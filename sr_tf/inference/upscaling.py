@@ -5,6 +5,7 @@ gray value of the SR is its full-range BT.601 luma (sr_tf.evaluation.metrics.gra
 rounded. A failed write stops the run (the next would fail too); Ctrl-C says how many images
 were written.
 """
+
 import os
 import sys
 
@@ -23,12 +24,16 @@ def plan_jobs(input_path, output_path):
     input_path, output_path = os.fspath(input_path), os.fspath(output_path)
     if os.path.isdir(input_path):
         if os.path.isfile(output_path):
-            raise UsageError(f"--input={input_path} is a folder, so --output={output_path} must be a folder too")
+            raise UsageError(
+                f"--input={input_path} is a folder, so --output={output_path} must be a folder too"
+            )
         sources = list_images(input_path, skip=output_path)
         if not sources:
             raise ValueError(f"no images in folder {input_path}")
-        jobs = [(src, os.path.join(output_path, os.path.splitext(os.path.relpath(src, input_path))[0] + ".png"))
-                for src in sources]
+        jobs = [
+            (src, os.path.join(output_path, os.path.splitext(os.path.relpath(src, input_path))[0] + ".png"))
+            for src in sources
+        ]
     elif not os.path.isfile(input_path):
         raise ValueError(f"--input={input_path}: no such file or folder")
     elif os.path.isdir(output_path):
@@ -88,10 +93,14 @@ def pick_scale(predictor, scale):
     """--scale, checked against the model's scales (UsageError naming the flag otherwise)."""
     if scale is not None:
         if scale not in predictor.scales:
-            raise UsageError(f"--scale={scale}: {predictor.source} upscales by "
-                             f"{', '.join(f'x{s}' for s in predictor.scales)}")
+            raise UsageError(
+                f"--scale={scale}: {predictor.source} upscales by "
+                f"{', '.join(f'x{s}' for s in predictor.scales)}"
+            )
         return scale
     if len(predictor.scales) != 1:
-        raise UsageError(f"--scale is needed: {predictor.source} upscales by "
-                         f"{', '.join(f'x{s}' for s in predictor.scales)}")
+        raise UsageError(
+            f"--scale is needed: {predictor.source} upscales by "
+            f"{', '.join(f'x{s}' for s in predictor.scales)}"
+        )
     return predictor.scales[0]

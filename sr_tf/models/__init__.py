@@ -7,6 +7,7 @@ Names: `btsrn` (release `model_resnet_up`, options block/low_blocks/high_blocks/
 carries its description (`describe(network)`). Importing the package loads no TensorFlow (the
 specs, the zoo table and the flags need none); building a network does.
 """
+
 import math
 
 import numpy as np
@@ -115,7 +116,9 @@ def quantize(image):
 def zoo_table():
     """(name, scale, trainable parameters) for every model of the zoo at its defaults, as the
     specs record them (no network is built; tests/test_models.py checks them)."""
-    return tuple((name, scale, count) for name in model_names() for scale, count in get_spec(name).parameters.items())
+    return tuple(
+        (name, scale, count) for name in model_names() for scale, count in get_spec(name).parameters.items()
+    )
 
 
 def count_trainable(model):

@@ -4,6 +4,7 @@ Every block is pre-activation (leaky ReLU, slope 0.2, before each convolution), 
 convolution is `valid`, so the identity shortcut is centre-cropped by one pixel per side,
 and nothing follows the addition. `width` is h (channels in and out), `bottleneck` is b.
 """
+
 from sr_tf.core.lazy import keras
 
 LEAKY_SLOPE = 0.2

@@ -5,6 +5,7 @@ NN upsampling + deconvolution (x4: two x2 steps with one block between) -> high-
 blocks -> leaky ReLU -> 1x1 conv to RGB: the residual over the bicubic upsampled LR, in [0, 1]
 units, for the valid centre region (every 3x3 convolution is `valid`).
 """
+
 from sr_tf.core.lazy import keras
 from sr_tf.models.blocks import BLOCKS, conv, lrelu
 
@@ -17,9 +18,9 @@ INFERENCE_PADDING = 15
 def upsample(x, scale, name):
     """NN upsampling of the features plus a transposed conv (kernel = stride = scale) of their act."""
     nearest = keras.layers.UpSampling2D(scale, interpolation="nearest", name=f"{name}_nearest")(x)
-    deconv = keras.layers.Conv2DTranspose(
-        x.shape[-1], scale, strides=scale, padding="valid", name=name
-    )(lrelu(x))
+    deconv = keras.layers.Conv2DTranspose(x.shape[-1], scale, strides=scale, padding="valid", name=name)(
+        lrelu(x)
+    )
     return keras.layers.Add(name=f"{name}_add")([nearest, deconv])
 
 

@@ -5,6 +5,7 @@ sub-pixel upsampler -> tail conv -> add_mean.
 MDSR: one LR input, one output per scale. The head, the body and the tail conv are shared;
 each scale has its own pre-processing (two 5x5 residual blocks) and upsampler.
 """
+
 from sr_tf.core.lazy import keras
 
 DIV2K_MEAN = (0.4488, 0.4371, 0.4040)
@@ -103,4 +104,6 @@ def mdsr_branch(model, scales, scale):
     copies) the parent's layers."""
     if scale not in scales:
         raise ValueError(f"{model.name}: no x{scale} branch; the model has scales {tuple(scales)}")
-    return keras.Model(model.inputs[0], model.outputs[list(scales).index(scale)], name=f"{model.name}_x{scale}")
+    return keras.Model(
+        model.inputs[0], model.outputs[list(scales).index(scale)], name=f"{model.name}_x{scale}"
+    )

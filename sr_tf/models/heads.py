@@ -4,6 +4,7 @@ BTSRN (`residual_head`, the release's `predict.py`): LR / 255, symmetric padding
 release, more if the network needs it), the network, a centre crop to scale x LR, plus the
 bicubic upsampled LR, times 255. EDSR/MDSR (`direct_head`): the network on 0..255 values.
 """
+
 from sr_tf.core.lazy import keras
 from sr_tf.models.btsrn import INFERENCE_PADDING
 

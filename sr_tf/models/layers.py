@@ -1,4 +1,5 @@
 """Custom Keras layers of sr_tf. Every one is registered and serialisable (no Lambda layers)."""
+
 import keras
 import numpy as np
 import tensorflow as tf

@@ -1,6 +1,7 @@
 """`SRNetwork`, the Keras class of every zoo network (its spec's graph plus its description as its
 config), and `from_description`. Kept apart from specs.py, which loads no TensorFlow: this module
 subclasses keras.Model."""
+
 import keras
 
 from sr_tf.models.layers import PACKAGE

@@ -7,6 +7,7 @@ A run directory, as far as reading it goes (sr_tf.training.runs writes it):
     <run>/model.json    the network's description {"model": name, "scales": [s, ...], "options": {...}}
     <run>/checkpoints/  tf.train.CheckpointManager files; the checkpoint's `model` is the network
 """
+
 import json
 import pathlib
 
@@ -71,7 +72,11 @@ def load_keras_network(path):
 def is_network_source(source):
     """True when `source` names what `open_network` opens (it may still fail to load)."""
     source = str(source)
-    return is_pretrained_spec(source) or source.endswith(".keras") or (pathlib.Path(source) / MODEL_FILE).is_file()
+    return (
+        is_pretrained_spec(source)
+        or source.endswith(".keras")
+        or (pathlib.Path(source) / MODEL_FILE).is_file()
+    )
 
 
 def open_network(source):
@@ -87,4 +92,6 @@ def open_network(source):
             return load_run_network(source)
         except (tf.errors.OpError, AssertionError) as error:
             raise RunError(f"cannot load the run {source}: {error}") from error
-    raise RunError(f"{source}: not pretrained:<name>, a .keras file or a training run directory (with {MODEL_FILE})")
+    raise RunError(
+        f"{source}: not pretrained:<name>, a .keras file or a training run directory (with {MODEL_FILE})"
+    )

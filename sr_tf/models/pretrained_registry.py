@@ -5,6 +5,7 @@ Each entry names the model spec it instantiates, the weights file in `sr_tf/mode
 trained and what it scores (docs/pretrained.md has the model cards). Commands take
 `pretrained:<name>` wherever they take a model.
 """
+
 import dataclasses
 import hashlib
 import json
@@ -66,7 +67,7 @@ def pretrained_names():
 
 def entry(name):
     """The registry entry of `name` (with or without the `pretrained:` prefix)."""
-    name = name[len(PREFIX):] if name.startswith(PREFIX) else name
+    name = name[len(PREFIX) :] if name.startswith(PREFIX) else name
     if name not in PRETRAINED:
         known = ", ".join(PRETRAINED) or "none shipped yet"
         raise PretrainedError(f"no pretrained network {name!r}; known: {known}")

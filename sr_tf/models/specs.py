@@ -11,8 +11,9 @@ description, so a `.keras` file rebuilds it through the spec (as keras-hub's bac
 run directories (`model.json`) and SavedModels (`sr_tf.json`) store the same dict (the class is
 in network.py: this module loads no TensorFlow, so the flags and the zoo table come fast).
 """
+
 import dataclasses
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from sr_tf.core.lazy import tf
 from sr_tf.models import btsrn as _btsrn
@@ -44,27 +45,61 @@ class Recipe:
 # BTSRN (release run.sh): Adam(1e-3, 0.9, 0.999, 1e-8); rate x0.618 per epoch for 16 epochs (one
 # epoch = the patch grid, twice); MSE on the residual; batch 32 of 108x108 HR grid patches.
 BTSRN_RELEASE = Recipe(
-    learning_rate=1e-3, lr_decay_factor=0.618, lr_decay_every=0, epochs=16, steps=0,
-    batch_size=32, loss="mse_residual", patch_mode="grid", hr_patch=108, lr_patch=0,
+    learning_rate=1e-3,
+    lr_decay_factor=0.618,
+    lr_decay_every=0,
+    epochs=16,
+    steps=0,
+    batch_size=32,
+    loss="mse_residual",
+    patch_mode="grid",
+    hr_patch=108,
+    lr_patch=0,
 )
 # EDSR / MDSR (paper 4.2, official flags): Adam(1e-4, 0.9, 0.999, 1e-8), rate halved every 2e5
 # of 3e5 updates; L1 on 0..255 values; batch 16 of random 48x48 LR patches.
 EDSR_RELEASE = Recipe(
-    learning_rate=1e-4, lr_decay_factor=0.5, lr_decay_every=200_000, epochs=0, steps=300_000,
-    batch_size=16, loss="l1", patch_mode="random", hr_patch=0, lr_patch=48,
+    learning_rate=1e-4,
+    lr_decay_factor=0.5,
+    lr_decay_every=200_000,
+    epochs=0,
+    steps=300_000,
+    batch_size=16,
+    loss="l1",
+    patch_mode="random",
+    hr_patch=0,
+    lr_patch=48,
 )
 # Ours, for a fixed CPU time (--recipe=budget with --max_minutes or --steps): the same networks
 # and Adam; warm-up, then a cosine to zero over the budget; random patches. Chosen by measured
 # runs (docs/results.md, "A recipe for a CPU budget").
 BTSRN_BUDGET = Recipe(
-    learning_rate=3e-3, lr_decay_factor=1.0, lr_decay_every=0, epochs=0, steps=0,
-    batch_size=16, loss="mse_residual", patch_mode="random", hr_patch=64, lr_patch=0,
-    lr_schedule="cosine", warmup_fraction=0.02,
+    learning_rate=3e-3,
+    lr_decay_factor=1.0,
+    lr_decay_every=0,
+    epochs=0,
+    steps=0,
+    batch_size=16,
+    loss="mse_residual",
+    patch_mode="random",
+    hr_patch=64,
+    lr_patch=0,
+    lr_schedule="cosine",
+    warmup_fraction=0.02,
 )
 EDSR_BUDGET = Recipe(
-    learning_rate=1e-3, lr_decay_factor=1.0, lr_decay_every=0, epochs=0, steps=0,
-    batch_size=16, loss="l1", patch_mode="random", hr_patch=0, lr_patch=48,
-    lr_schedule="cosine", warmup_fraction=0.02,
+    learning_rate=1e-3,
+    lr_decay_factor=1.0,
+    lr_decay_every=0,
+    epochs=0,
+    steps=0,
+    batch_size=16,
+    loss="l1",
+    patch_mode="random",
+    hr_patch=0,
+    lr_patch=48,
+    lr_schedule="cosine",
+    warmup_fraction=0.02,
 )
 RECIPE_NAMES = ("release", "budget")  # release: the paper's own; budget: ours for a CPU budget
 
@@ -100,8 +135,10 @@ class ModelSpec:
         """`scale` (an int or a sequence) as a checked tuple of ints."""
         scales = tuple(int(s) for s in scale) if isinstance(scale, (tuple, list)) else (int(scale),)
         if not self.multi_scale and len(scales) != 1:
-            raise ValueError(f"{self.name}: scale must be one value, got {scale!r} (only a multi-scale model such as "
-                             "MDSR takes several)")
+            raise ValueError(
+                f"{self.name}: scale must be one value, got {scale!r} (only a multi-scale model such as "
+                "MDSR takes several)"
+            )
         if not scales or len(set(scales)) != len(scales):
             raise ValueError(f"{self.name}: scale must be distinct scales such as (2, 3, 4), got {scale!r}")
         for s in scales:
@@ -177,53 +214,100 @@ def describe(network, source="the model"):
             f"{source}: not an sr_tf network (no model description); expected a network built by "
             "sr_tf.models.build_model, a .keras file it saved, or a run directory"
         )
-    return {"model": description["model"], "scales": list(description["scales"]),
-            "options": dict(description["options"])}
+    return {
+        "model": description["model"],
+        "scales": list(description["scales"]),
+        "options": dict(description["options"]),
+    }
 
 
 def _single(build):
     return lambda scales, **options: build(scales[0], **options)
 
 
-register(ModelSpec(
-    name="btsrn",
-    builder=_single(_btsrn.btsrn),
-    defaults=_btsrn.DEFAULTS,
-    summary="the release's model_resnet_up: 6 + 4 PConv blocks (128 / 64), NN + deconvolution upsampling",
-    value_range=1.0,
-    residual=True,
-    inference_head=heads.residual_head,
-    recipes={"release": BTSRN_RELEASE, "budget": BTSRN_BUDGET},
-    supported_scales=_btsrn.SCALES,
-    option_help=dict(block="BTSRN residual block (pconv)", low_blocks="BTSRN blocks at low resolution (6)",
-                     high_blocks="BTSRN blocks at high resolution (4)", width="BTSRN feature channels (128)",
-                     bottleneck="BTSRN bottleneck channels (64)"),
-    option_choices=dict(block=tuple(_btsrn.BLOCKS)),
-    converts_from="btsrn_release",
-    parameters={2: 887_683, 3: 969_603, 4: 1_035_459},
-))
-_EDSR_OPTION_HELP = dict(num_blocks="EDSR/MDSR residual blocks", num_features="EDSR/MDSR feature channels",
-                         res_scale="EDSR/MDSR residual scaling")
+register(
+    ModelSpec(
+        name="btsrn",
+        builder=_single(_btsrn.btsrn),
+        defaults=_btsrn.DEFAULTS,
+        summary="the release's model_resnet_up: 6 + 4 PConv blocks (128 / 64), NN + deconvolution upsampling",
+        value_range=1.0,
+        residual=True,
+        inference_head=heads.residual_head,
+        recipes={"release": BTSRN_RELEASE, "budget": BTSRN_BUDGET},
+        supported_scales=_btsrn.SCALES,
+        option_help=dict(
+            block="BTSRN residual block (pconv)",
+            low_blocks="BTSRN blocks at low resolution (6)",
+            high_blocks="BTSRN blocks at high resolution (4)",
+            width="BTSRN feature channels (128)",
+            bottleneck="BTSRN bottleneck channels (64)",
+        ),
+        option_choices=dict(block=tuple(_btsrn.BLOCKS)),
+        converts_from="btsrn_release",
+        parameters={2: 887_683, 3: 969_603, 4: 1_035_459},
+    )
+)
+_EDSR_OPTION_HELP = dict(
+    num_blocks="EDSR/MDSR residual blocks",
+    num_features="EDSR/MDSR feature channels",
+    res_scale="EDSR/MDSR residual scaling",
+)
 
 
 def _edsr_family_spec(name, summary, multi_scale, parameters):
     """EDSR and MDSR share value range, head, recipes and options; MDSR takes several scales."""
     if multi_scale:
-        builder, defaults = (lambda scales, **options: _edsr.mdsr(scales, name=name, **options)), _edsr.MDSR_DEFAULTS
+        builder, defaults = (
+            (lambda scales, **options: _edsr.mdsr(scales, name=name, **options)),
+            _edsr.MDSR_DEFAULTS,
+        )
     else:
-        builder, defaults = _single(lambda scale, **options: _edsr.edsr(scale, name=name, **options)), _edsr.EDSR_DEFAULTS
+        builder, defaults = (
+            _single(lambda scale, **options: _edsr.edsr(scale, name=name, **options)),
+            _edsr.EDSR_DEFAULTS,
+        )
     return ModelSpec(
-        name=name, builder=builder, defaults=defaults[name], summary=summary, value_range=255.0, residual=False,
-        inference_head=heads.direct_head, recipes={"release": EDSR_RELEASE, "budget": EDSR_BUDGET},
-        supported_scales=_edsr.SCALES, multi_scale=multi_scale, option_help=_EDSR_OPTION_HELP, parameters=parameters,
+        name=name,
+        builder=builder,
+        defaults=defaults[name],
+        summary=summary,
+        value_range=255.0,
+        residual=False,
+        inference_head=heads.direct_head,
+        recipes={"release": EDSR_RELEASE, "budget": EDSR_BUDGET},
+        supported_scales=_edsr.SCALES,
+        multi_scale=multi_scale,
+        option_help=_EDSR_OPTION_HELP,
+        parameters=parameters,
         converts_from="edsr_pytorch",
     )
 
 
-register(_edsr_family_spec("edsr_baseline", "EDSR, 16 blocks of 64 features", multi_scale=False,
-                           parameters={2: 1_369_859, 3: 1_554_499, 4: 1_517_571}))
-register(_edsr_family_spec("edsr", "EDSR, 32 blocks of 256 features, residual scaling 0.1", multi_scale=False,
-                           parameters={2: 40_729_603, 3: 43_680_003, 4: 43_089_923}))
-register(_edsr_family_spec("mdsr_baseline", "MDSR, 16 shared blocks, one output per scale", multi_scale=True,
-                           parameters={(2, 3, 4): 3_227_203}))
-register(_edsr_family_spec("mdsr", "MDSR, 80 shared blocks", multi_scale=True, parameters={(2, 3, 4): 7_953_987}))
+register(
+    _edsr_family_spec(
+        "edsr_baseline",
+        "EDSR, 16 blocks of 64 features",
+        multi_scale=False,
+        parameters={2: 1_369_859, 3: 1_554_499, 4: 1_517_571},
+    )
+)
+register(
+    _edsr_family_spec(
+        "edsr",
+        "EDSR, 32 blocks of 256 features, residual scaling 0.1",
+        multi_scale=False,
+        parameters={2: 40_729_603, 3: 43_680_003, 4: 43_089_923},
+    )
+)
+register(
+    _edsr_family_spec(
+        "mdsr_baseline",
+        "MDSR, 16 shared blocks, one output per scale",
+        multi_scale=True,
+        parameters={(2, 3, 4): 3_227_203},
+    )
+)
+register(
+    _edsr_family_spec("mdsr", "MDSR, 80 shared blocks", multi_scale=True, parameters={(2, 3, 4): 7_953_987})
+)

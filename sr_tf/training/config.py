@@ -5,8 +5,8 @@ the field), plus one per model option (from the model specs); `config_from_flags
 reads them back and `config_to_flags(config)` writes the flag lines that reproduce a config.
 Fields left at None take the value of the model's recipe (`--recipe`, declared in its spec).
 """
+
 import dataclasses
-from typing import Optional
 
 from absl import flags
 
@@ -20,8 +20,20 @@ MIXED_PRECISION = ("none", "bf16", "fp16")
 TRAIN_SPLITS = ("train", "valid", "train_valid")
 BUDGET_CLOCKS = ("wall", "cpu")
 # Fields a recipe fills in when left at None.
-RECIPE_FIELDS = ("batch_size", "patch_mode", "hr_patch", "lr_patch", "epochs", "steps", "learning_rate",
-                 "lr_decay_factor", "lr_decay_every", "loss", "lr_schedule", "warmup_fraction")
+RECIPE_FIELDS = (
+    "batch_size",
+    "patch_mode",
+    "hr_patch",
+    "lr_patch",
+    "epochs",
+    "steps",
+    "learning_rate",
+    "lr_decay_factor",
+    "lr_decay_every",
+    "loss",
+    "lr_schedule",
+    "warmup_fraction",
+)
 
 
 def setting(default, help, group, kind=None, choices=None):
@@ -29,64 +41,112 @@ def setting(default, help, group, kind=None, choices=None):
     default does not tell it (None defaults); `choices` (or a function giving them, asked when the
     flag is defined) makes an enum flag."""
     kind = kind or type(default)
-    factory = {"default_factory": lambda: default} if isinstance(default, (dict, list, tuple)) else {"default": default}
-    return dataclasses.field(**factory, metadata={"help": help, "group": group, "kind": kind, "choices": choices})
+    factory = (
+        {"default_factory": lambda: default}
+        if isinstance(default, (dict, list, tuple))
+        else {"default": default}
+    )
+    return dataclasses.field(
+        **factory, metadata={"help": help, "group": group, "kind": kind, "choices": choices}
+    )
 
 
 @dataclasses.dataclass
 class TrainConfig:
-    run_dir: str = setting(None, "Directory of the run: checkpoints, logs, flags.cfg, saved_model.", "run", str)
+    run_dir: str = setting(
+        None, "Directory of the run: checkpoints, logs, flags.cfg, saved_model.", "run", str
+    )
     model: str = setting("btsrn", "Network to train.", "model", choices=model_names)
     scale: tuple = setting((2,), "Upscaling factor; several (e.g. 2,3,4) for MDSR.", "model", list)
     model_options: dict = dataclasses.field(default_factory=dict)  # one flag per option, see option_flags()
-    recipe: str = setting("release", "release: the paper's recipe; budget: ours for a fixed CPU time "
-                          "(--max_minutes or --steps), see README.", "recipe", choices=RECIPE_NAMES)
-    train_data: str = setting("samples", "Training images (see README: samples, div2k:, tfds:, folder:, ...).", "data")
-    train_split: str = setting("train", "Split of --train_data to train on (release: train_valid).", "data",
-                               choices=TRAIN_SPLITS)
-    val_data: Optional[str] = setting(None, "Validation images; default: the validation split of --train_data.",
-                                      "data", str)
+    recipe: str = setting(
+        "release",
+        "release: the paper's recipe; budget: ours for a fixed CPU time "
+        "(--max_minutes or --steps), see README.",
+        "recipe",
+        choices=RECIPE_NAMES,
+    )
+    train_data: str = setting(
+        "samples", "Training images (see README: samples, div2k:, tfds:, folder:, ...).", "data"
+    )
+    train_split: str = setting(
+        "train", "Split of --train_data to train on (release: train_valid).", "data", choices=TRAIN_SPLITS
+    )
+    val_data: str | None = setting(
+        None, "Validation images; default: the validation split of --train_data.", "data", str
+    )
     val_images: int = setting(0, "Validate on the first N validation images only (0: all).", "data")
     cache: str = setting("memory", "Decoded-image cache: memory, none, or a file path prefix.", "data")
-    batch_size: Optional[int] = setting(None, "Global batch size, split across replicas.", "recipe", int)
-    patch_mode: Optional[str] = setting(None, "grid: the release's fixed patch grid; random: random crops.", "recipe",
-                                        str, PATCH_MODES)
-    hr_patch: Optional[int] = setting(None, "HR patch size (BTSRN: 108).", "recipe", int)
-    lr_patch: Optional[int] = setting(None, "LR patch size (EDSR/MDSR: 48).", "recipe", int)
-    epochs: Optional[int] = setting(None, "Epochs (BTSRN: 16 passes over the patch grid).", "recipe", int)
-    steps: Optional[int] = setting(None, "Training steps; overrides --epochs (EDSR/MDSR: 300000).", "recipe", int)
-    max_minutes: Optional[float] = setting(None, "Stop once the training steps took this many minutes (a time "
-                                           "budget).", "recipe", float)
-    budget_clock: str = setting("wall", "What --max_minutes counts: wall (seconds of the training steps) or cpu (this "
-                                "process's CPU seconds over the cores it may use: fair on a shared machine).",
-                                "recipe", choices=BUDGET_CLOCKS)
-    learning_rate: Optional[float] = setting(None, "Initial (budget: peak) learning rate.", "recipe", float)
-    lr_decay_factor: Optional[float] = setting(None, "Learning-rate factor per decay period (BTSRN 0.618, EDSR 0.5).",
-                                               "recipe", float)
-    lr_decay_every: Optional[int] = setting(None, "Steps per decay period; 0 = one epoch (BTSRN), EDSR 200000.",
-                                            "recipe", int)
-    loss: Optional[str] = setting(None, "mse_residual (BTSRN) or l1 (EDSR/MDSR; for BTSRN: L1 on the residual).",
-                                  "recipe", str, LOSSES)
-    lr_schedule: Optional[str] = setting(None, "step: x lr_decay_factor every lr_decay_every steps; cosine: "
-                                         "warm-up, then to zero over the budget.", "recipe", str, LR_SCHEDULES)
-    warmup_fraction: Optional[float] = setting(None, "Cosine schedule: share of the budget with a linearly rising "
-                                               "rate.", "recipe", float)
+    batch_size: int | None = setting(None, "Global batch size, split across replicas.", "recipe", int)
+    patch_mode: str | None = setting(
+        None, "grid: the release's fixed patch grid; random: random crops.", "recipe", str, PATCH_MODES
+    )
+    hr_patch: int | None = setting(None, "HR patch size (BTSRN: 108).", "recipe", int)
+    lr_patch: int | None = setting(None, "LR patch size (EDSR/MDSR: 48).", "recipe", int)
+    epochs: int | None = setting(None, "Epochs (BTSRN: 16 passes over the patch grid).", "recipe", int)
+    steps: int | None = setting(
+        None, "Training steps; overrides --epochs (EDSR/MDSR: 300000).", "recipe", int
+    )
+    max_minutes: float | None = setting(
+        None, "Stop once the training steps took this many minutes (a time budget).", "recipe", float
+    )
+    budget_clock: str = setting(
+        "wall",
+        "What --max_minutes counts: wall (seconds of the training steps) or cpu (this "
+        "process's CPU seconds over the cores it may use: fair on a shared machine).",
+        "recipe",
+        choices=BUDGET_CLOCKS,
+    )
+    learning_rate: float | None = setting(None, "Initial (budget: peak) learning rate.", "recipe", float)
+    lr_decay_factor: float | None = setting(
+        None, "Learning-rate factor per decay period (BTSRN 0.618, EDSR 0.5).", "recipe", float
+    )
+    lr_decay_every: int | None = setting(
+        None, "Steps per decay period; 0 = one epoch (BTSRN), EDSR 200000.", "recipe", int
+    )
+    loss: str | None = setting(
+        None, "mse_residual (BTSRN) or l1 (EDSR/MDSR; for BTSRN: L1 on the residual).", "recipe", str, LOSSES
+    )
+    lr_schedule: str | None = setting(
+        None,
+        "step: x lr_decay_factor every lr_decay_every steps; cosine: warm-up, then to zero over the budget.",
+        "recipe",
+        str,
+        LR_SCHEDULES,
+    )
+    warmup_fraction: float | None = setting(
+        None, "Cosine schedule: share of the budget with a linearly rising rate.", "recipe", float
+    )
     seed: int = setting(0, "Seed of weights, patches and MDSR scale choice.", "recipe")
     distribution: str = setting("default", "tf.distribute strategy.", "devices", choices=DISTRIBUTIONS)
-    cpu_replicas: int = setting(0, "Split the CPU into N logical devices (MirroredStrategy on a CPU machine).",
-                                "devices")
-    mixed_precision: str = setting("none", "bf16 (fast on AVX512-BF16 CPUs) or fp16 with loss scaling.", "devices",
-                                   choices=MIXED_PRECISION)
+    cpu_replicas: int = setting(
+        0, "Split the CPU into N logical devices (MirroredStrategy on a CPU machine).", "devices"
+    )
+    mixed_precision: str = setting(
+        "none",
+        "bf16 (fast on AVX512-BF16 CPUs) or fp16 with loss scaling.",
+        "devices",
+        choices=MIXED_PRECISION,
+    )
     checkpoint_every: int = setting(500, "Steps between checkpoints.", "run")
     keep_checkpoints: int = setting(3, "Checkpoints kept.", "run")
-    checkpoint_input: bool = setting(True, "Resume exactly: replay the seeded input to the restored step (off: reseed it, "
-                                    "faster for DIV2K-sized sets).", "run")
+    checkpoint_input: bool = setting(
+        True,
+        "Resume exactly: replay the seeded input to the restored step (off: reseed it, "
+        "faster for DIV2K-sized sets).",
+        "run",
+    )
     log_every: int = setting(50, "Steps between progress lines and TensorBoard scalars.", "run")
     validate_every: int = setting(1000, "Steps between validations.", "run")
-    warm_start: Optional[str] = setting(None, "Start from the matching weights of pretrained:<name> (a shipped "
-                                        "network, e.g. pretrained:btsrn_x2 to fine-tune it on your photos; python -m "
-                                        "sr_tf.models lists them), a run directory (e.g. EDSR x2 for x3/x4) or a "
-                                        ".keras network.", "run", str)
+    warm_start: str | None = setting(
+        None,
+        "Start from the matching weights of pretrained:<name> (a shipped "
+        "network, e.g. pretrained:btsrn_x2 to fine-tune it on your photos; python -m "
+        "sr_tf.models lists them), a run directory (e.g. EDSR x2 for x3/x4) or a "
+        ".keras network.",
+        "run",
+        str,
+    )
     export: bool = setting(True, "Export the full-image inference SavedModel at the end.", "run")
 
     @property
@@ -134,7 +194,9 @@ class TrainConfig:
         if self.train_split not in TRAIN_SPLITS:
             raise ValueError(f"--train_split must be one of {TRAIN_SPLITS}, got {self.train_split!r}")
         if self.mixed_precision not in MIXED_PRECISION:
-            raise ValueError(f"--mixed_precision must be one of {MIXED_PRECISION}, got {self.mixed_precision!r}")
+            raise ValueError(
+                f"--mixed_precision must be one of {MIXED_PRECISION}, got {self.mixed_precision!r}"
+            )
         if self.patch_mode == "grid" and not self.hr_patch:
             raise ValueError("--patch_mode=grid needs --hr_patch")
         if bool(self.hr_patch) == bool(self.lr_patch):
@@ -161,7 +223,11 @@ class TrainConfig:
     def description(self):
         """The model description of the network this run trains (see sr_tf.models.specs)."""
         spec = self.spec
-        return {"model": spec.name, "scales": list(spec.scales(self.scale)), "options": spec.options(self.model_options)}
+        return {
+            "model": spec.name,
+            "scales": list(spec.scales(self.scale)),
+            "options": spec.options(self.model_options),
+        }
 
 
 def config_to_flags(config):
@@ -213,8 +279,9 @@ def define_flags(flag_values=flags.FLAGS, names=None, defaults=None):
         if wanted is not None and field.name not in wanted:
             continue
         meta = field.metadata
-        default = defaults.get(field.name, field.default if field.default is not dataclasses.MISSING
-                               else field.default_factory())
+        default = defaults.get(
+            field.name, field.default if field.default is not dataclasses.MISSING else field.default_factory()
+        )
         choices = meta["choices"]() if callable(meta["choices"]) else meta["choices"]
         _define(flag_values, field.name, meta["kind"], default, meta["help"], choices)
     if wanted is None or "model_options" in wanted:
@@ -258,7 +325,9 @@ def config_from_flags(flag_values=flags.FLAGS):
         try:
             values["scale"] = tuple(int(s) for s in values["scale"])
         except ValueError:
-            raise ValueError(f"--scale takes integers such as 2 or 2,3,4, got {','.join(values['scale'])}") from None
+            raise ValueError(
+                f"--scale takes integers such as 2 or 2,3,4, got {','.join(values['scale'])}"
+            ) from None
     values["model_options"] = {
         option: flag_values[option].value
         for option in option_flags()

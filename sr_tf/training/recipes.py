@@ -12,6 +12,7 @@ rate warmed up linearly then decayed to zero on a cosine over the *fraction of t
 (the larger of steps / --steps and training seconds / --max_minutes), so a run anneals exactly as
 its time runs out; random patches. The values were chosen by measured runs (docs/results.md).
 """
+
 import math
 
 from sr_tf.core.lazy import keras, tf
@@ -31,8 +32,12 @@ def patch_settings(model, recipe="release"):
 
     values = recipe_for(model, recipe)
     if values.patch_mode == "grid":
-        return {"mode": "grid", "hr_patch": values.hr_patch, "border": GRID_BORDER,
-                "stride": values.hr_patch - 2 * GRID_BORDER}
+        return {
+            "mode": "grid",
+            "hr_patch": values.hr_patch,
+            "border": GRID_BORDER,
+            "stride": values.hr_patch - 2 * GRID_BORDER,
+        }
     size = {"hr_patch": values.hr_patch} if values.hr_patch else {"lr_patch": values.lr_patch}
     return {"mode": values.patch_mode, **size}
 

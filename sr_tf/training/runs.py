@@ -1,16 +1,17 @@
 """Run directories: what a training run writes (sr_tf.models.opening reads them back).
 
-    <run>/flags.cfg           the effective flags, usable as --flagfile to repeat the run
-    <run>/model.json          the network's description {"model": name, "scales": [s, ...], "options": {...}}
-    <run>/checkpoints/        tf.train.CheckpointManager files; the checkpoint holds `model`
-                              (the network), `optimizer` (with its step) and the training seconds;
-                              the input position is the step (a resume replays the pipeline)
-    <run>/saved_model/        the exported full-image inference SavedModel (MDSR: one per scale,
-                              saved_model/x2, ...)
-    <run>/logs/               TensorBoard event files (train/, validation/, HParams at the top)
-    <run>/results.json        the final step, training seconds, validation PSNR (and bicubic's),
-                              peak memory
+<run>/flags.cfg           the effective flags, usable as --flagfile to repeat the run
+<run>/model.json          the network's description {"model": name, "scales": [s, ...], "options": {...}}
+<run>/checkpoints/        tf.train.CheckpointManager files; the checkpoint holds `model`
+                          (the network), `optimizer` (with its step) and the training seconds;
+                          the input position is the step (a resume replays the pipeline)
+<run>/saved_model/        the exported full-image inference SavedModel (MDSR: one per scale,
+                          saved_model/x2, ...)
+<run>/logs/               TensorBoard event files (train/, validation/, HParams at the top)
+<run>/results.json        the final step, training seconds, validation PSNR (and bicubic's),
+                          peak memory
 """
+
 import fcntl
 import json
 import os
@@ -46,8 +47,6 @@ def write_description(run_dir, description):
     cannot change what the run trains."""
     text = json.dumps(description, indent=2, sort_keys=True) + "\n"
     write_text_atomically(pathlib.Path(run_dir) / MODEL_FILE, text)
-
-
 
 
 def checkpoint_step(checkpoint_path):
@@ -87,7 +86,9 @@ def undo_start(folder, fresh):
         return
     folder = pathlib.Path(folder)
     for entry in folder.iterdir() if folder.is_dir() else ():
-        shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        shutil.rmtree(
+            entry, ignore_errors=True
+        ) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
     for path in fresh:
         try:
             path.rmdir()
@@ -109,8 +110,9 @@ def prepare_run_dir(run_dir, config, write=True):
         found = read_description(run_dir)
         if found != wanted:
             raise RunError(
-                f"{run_dir / MODEL_FILE} describes {found['model']} x{found['scales']} {found['options']}, but the "
-                f"flags ask for {wanted['model']} x{wanted['scales']} {wanted['options']}; use a new --run_dir"
+                f"{run_dir / MODEL_FILE} describes {found['model']} x{found['scales']} {found['options']}, "
+                f"but the flags ask for {wanted['model']} x{wanted['scales']} {wanted['options']}; "
+                "use a new --run_dir"
             )
     if not write:
         return
@@ -143,8 +145,10 @@ class RunLock:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             handle.close()
-            raise RunError(f"{self.folder} is in use: {holder} is training there; wait for it to end, or use "
-                           "another --run_dir") from None
+            raise RunError(
+                f"{self.folder} is in use: {holder} is training there; wait for it to end, or use "
+                "another --run_dir"
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")

@@ -1,4 +1,5 @@
 """One training step, distributed over the replicas of a tf.distribute strategy."""
+
 import tensorflow as tf
 
 from sr_tf import models

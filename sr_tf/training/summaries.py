@@ -1,4 +1,5 @@
 """TensorBoard output of a run: scalars, image panels and the HParams dashboard."""
+
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
@@ -16,12 +17,13 @@ class Writers:
     def hparams(self, values, scales):
         if not self.enabled:
             return
-        metrics = [hparams_api.Metric(f"psnr_x{s}", group="validation", display_name=f"PSNR x{s} (dB)") for s in scales]
+        metrics = [
+            hparams_api.Metric(f"psnr_x{s}", group="validation", display_name=f"PSNR x{s} (dB)")
+            for s in scales
+        ]
         metrics.append(hparams_api.Metric("loss", group="train", display_name="training loss"))
         with self.root.as_default():
-            hparams_api.hparams_config(
-                hparams=[hparams_api.HParam(name) for name in values], metrics=metrics
-            )
+            hparams_api.hparams_config(hparams=[hparams_api.HParam(name) for name in values], metrics=metrics)
             hparams_api.hparams(values)
 
     def validation_note(self, text):
@@ -46,8 +48,11 @@ class Writers:
         if train_seconds is not None:
             with self.valid.as_default(step=int(round(train_seconds))):
                 for scale, value in psnr.items():
-                    tf.summary.scalar(f"psnr_x{scale}_by_seconds", value,
-                                      description="validation PSNR; the x axis is seconds of training")
+                    tf.summary.scalar(
+                        f"psnr_x{scale}_by_seconds",
+                        value,
+                        description="validation PSNR; the x axis is seconds of training",
+                    )
         with self.valid.as_default(step=step):
             for scale, value in psnr.items():
                 tf.summary.scalar(f"psnr_x{scale}", value)
@@ -55,7 +60,9 @@ class Writers:
                 tf.summary.scalar(f"bicubic_psnr_x{scale}", value)
             for scale, images in panels.items():
                 tf.summary.image(
-                    f"bicubic_output_truth_x{scale}", images, max_outputs=len(images),
+                    f"bicubic_output_truth_x{scale}",
+                    images,
+                    max_outputs=len(images),
                     description="bicubic | network output | ground truth",
                 )
 

@@ -4,6 +4,7 @@ A run directory holds everything (see runs.py). Rerunning the same command resum
 latest checkpoint (network, optimizer with its step; the input is replayed to that step). MDSR draws one
 scale per step and updates only that scale's branch and the shared layers.
 """
+
 import dataclasses
 import json
 import math
@@ -18,22 +19,19 @@ import tensorflow as tf
 from absl import logging
 
 from sr_tf import models
-from sr_tf.data import pairs as pairs_module
-from sr_tf.data import pipeline, sources
 from sr_tf.core import devices as distribute
 from sr_tf.core.errors import Interrupted, OutputError
 from sr_tf.core.files import check_writable, writing
+from sr_tf.data import pairs as pairs_module
+from sr_tf.data import pipeline, sources
 from sr_tf.training import recipes, runs, summaries, validation
 from sr_tf.training.runs import TrainingError  # noqa: F401  (defined with the run directories, re-exported)
 from sr_tf.training.step import make_train_step
-
 
 # The release cut every image's patch grid twice per epoch (as is and rotated by 90 degrees), so
 # its epoch, the period of the 0.618 decay, held two passes over the grid.
 GRID_PASSES_PER_EPOCH = 2
 UNBOUNDED_STEPS = 10**9  # a run bounded by --max_minutes only
-
-
 
 
 @dataclasses.dataclass
@@ -95,8 +93,12 @@ def open_data(flag, spec, scale, split):
     try:
         return sources.open_pairs(spec, scale, split)
     except pairs_module.DatasetError as error:
-        hint = ("; point --val_data at validation images you have (benchmark:<root>:<Set>, folder:<dir>), or leave "
-                "it out with --train_data=folder:<dir> to hold out 10 % of those" if flag == "val_data" else "")
+        hint = (
+            "; point --val_data at validation images you have (benchmark:<root>:<Set>, folder:<dir>), "
+            "or leave it out with --train_data=folder:<dir> to hold out 10 % of those"
+            if flag == "val_data"
+            else ""
+        )
         raise pairs_module.DatasetError(f"--{flag}={spec}: {error}{hint}") from None
 
 
@@ -109,8 +111,10 @@ def interrupted_message(config, trainer):
         return "interrupted while starting; " + (saved if latest else "nothing was kept")
     if latest:
         return f"interrupted at step {trainer.step}; {saved}"
-    return (f"interrupted at step {trainer.step}, before the first checkpoint (--checkpoint_every="
-            f"{config.checkpoint_every}); rerun the same command to start again")
+    return (
+        f"interrupted at step {trainer.step}, before the first checkpoint (--checkpoint_every="
+        f"{config.checkpoint_every}); rerun the same command to start again"
+    )
 
 
 def cpu_clock():
@@ -132,7 +136,9 @@ class Trainer:
         self.scales = config.scales
         keras.utils.set_random_seed(config.seed)
 
-        self.train_pairs = {s: open_data("train_data", config.train_data, s, config.train_split) for s in self.scales}
+        self.train_pairs = {
+            s: open_data("train_data", config.train_data, s, config.train_split) for s in self.scales
+        }
         self.train_pairs, self.val_pairs, self.validation_images = self._validation_pairs()
         self.steps_per_epoch = self._steps_per_epoch()
         self.total_steps = config.steps or config.epochs * self.steps_per_epoch or UNBOUNDED_STEPS
@@ -143,7 +149,9 @@ class Trainer:
             initial_rate = recipes.budget_learning_rate(config.learning_rate, 0.0, config.warmup_fraction)
         else:
             decay_every = config.lr_decay_every or self.steps_per_epoch
-            self.schedule = recipes.learning_rate_schedule(config.learning_rate, config.lr_decay_factor, decay_every)
+            self.schedule = recipes.learning_rate_schedule(
+                config.learning_rate, config.lr_decay_factor, decay_every
+            )
             initial_rate = self.schedule
 
         # One process per run directory (per worker folder in a multi-worker run). Training has
@@ -171,7 +179,9 @@ class Trainer:
         runs.prepare_run_dir(self.run_dir, config, write=self.chief)
         with self.strategy.scope():
             self.network = models.from_description(config.description)
-            self.optimizer = recipes.make_optimizer(config.recipe_values, initial_rate, config.mixed_precision)
+            self.optimizer = recipes.make_optimizer(
+                config.recipe_values, initial_rate, config.mixed_precision
+            )
             self.optimizer.build(self.network.trainable_variables)
         self.branches = {s: self._branch(s) for s in self.scales}
         # Iterators over global batches; each replica slices its part. The checkpoint holds no input
@@ -179,7 +189,9 @@ class Trainer:
         # skips the batches already consumed (--checkpoint_input, exact), or reseeds it (faster for
         # DIV2K-sized sets, not exact).
         latest = tf.train.latest_checkpoint(str(self.save_dir / runs.CHECKPOINT_DIR))
-        self.data_seed = config.seed + (0 if config.checkpoint_input or not latest else runs.checkpoint_step(latest))
+        self.data_seed = config.seed + (
+            0 if config.checkpoint_input or not latest else runs.checkpoint_step(latest)
+        )
         self.iterators = {}
         self.train_steps = {s: self._make_step(s) for s in self.scales}
 
@@ -193,7 +205,9 @@ class Trainer:
         with writing(self.run_dir / runs.LOG_DIR):
             self.writers = summaries.Writers(self.run_dir / runs.LOG_DIR, enabled=self.chief)
         self.validator = (
-            validation.Validator(self.network, config.model, self.val_pairs, config.val_images) if self.chief else None
+            validation.Validator(self.network, config.model, self.val_pairs, config.val_images)
+            if self.chief
+            else None
         )
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -218,19 +232,36 @@ class Trainer:
         results.json say so."""
         config, train = self.config, self.train_pairs
         if config.val_data or sources.has_validation_split(config.train_data):
-            flag, spec = ("val_data", config.val_data) if config.val_data else ("train_data", config.train_data)
+            flag, spec = (
+                ("val_data", config.val_data) if config.val_data else ("train_data", config.train_data)
+            )
             return train, {s: open_data(flag, spec, s, "valid") for s in self.scales}, f"{spec} (validation)"
         split = {s: pairs_module.held_out_split(p) for s, p in train.items()}
         if any(held is None for _, held in split.values()):
             logging.warning(
-                "%s: %d images are too few to hold some out and --val_data is not set; the validation PSNR of "
-                "this run is a TRAINING-SET PSNR", config.train_data, len(train[self.scales[0]]))
-            return train, train, f"the training images of {config.train_data} (training-set PSNR, not held out)"
+                "%s: %d images are too few to hold some out and --val_data is not set; "
+                "the validation PSNR of this run is a TRAINING-SET PSNR",
+                config.train_data,
+                len(train[self.scales[0]]),
+            )
+            return (
+                train,
+                train,
+                f"the training images of {config.train_data} (training-set PSNR, not held out)",
+            )
         held = split[self.scales[0]][1]
-        logging.info("%s has no validation images: holding out %d of %d for validation (not trained on): %s",
-                     config.train_data, len(held), len(train[self.scales[0]]), ", ".join(held.names))
-        return ({s: t for s, (t, _) in split.items()}, {s: h for s, (_, h) in split.items()},
-                f"{len(held)} images held out of {config.train_data}: {', '.join(held.names)}")
+        logging.info(
+            "%s has no validation images: holding out %d of %d for validation (not trained on): %s",
+            config.train_data,
+            len(held),
+            len(train[self.scales[0]]),
+            ", ".join(held.names),
+        )
+        return (
+            {s: t for s, (t, _) in split.items()},
+            {s: h for s, (_, h) in split.items()},
+            f"{len(held)} images held out of {config.train_data}: {', '.join(held.names)}",
+        )
 
     def _branch(self, scale):
         return models.branch(self.network, scale)
@@ -250,7 +281,13 @@ class Trainer:
     def _make_step(self, scale):
         config = self.config
         return make_train_step(
-            self.strategy, self.branches[scale], self.optimizer, config.model, config.loss, scale, config.batch_size
+            self.strategy,
+            self.branches[scale],
+            self.optimizer,
+            config.model,
+            config.loss,
+            scale,
+            config.batch_size,
         )
 
     # -- the loop -------------------------------------------------------------------------------
@@ -270,7 +307,9 @@ class Trainer:
 
     def start_input(self):
         """The input iterators, positioned after the batches the restored steps consumed."""
-        consumed = self.batches_consumed(self.step) if self.config.checkpoint_input else {s: 0 for s in self.scales}
+        consumed = (
+            self.batches_consumed(self.step) if self.config.checkpoint_input else {s: 0 for s in self.scales}
+        )
         for scale in self.scales:
             dataset = self._dataset(scale)
             if consumed[scale]:
@@ -304,8 +343,12 @@ class Trainer:
             self.writers.validation_note(self.validation_images)
         logging.info(
             "%s %s: %s trainable parameters, %s, global batch %d on %d replica(s)",
-            "resuming" if resumed else "training", config.model, f"{models.count_trainable(self.network):,}",
-            self.length_text(), config.batch_size, self.strategy.num_replicas_in_sync,
+            "resuming" if resumed else "training",
+            config.model,
+            f"{models.count_trainable(self.network):,}",
+            self.length_text(),
+            config.batch_size,
+            self.strategy.num_replicas_in_sync,
         )
         last_log_time, last_log_step = time.perf_counter(), self.step
         budget = self.budget_seconds
@@ -324,7 +367,11 @@ class Trainer:
                     f"({self.manager.latest_checkpoint or 'none yet'}) is intact; lower --learning_rate "
                     "or use --mixed_precision=none and rerun to resume from it"
                 )
-            if step % config.log_every == 0 or step == self.total_steps or float(self.train_seconds.numpy()) >= budget:
+            if (
+                step % config.log_every == 0
+                or step == self.total_steps
+                or float(self.train_seconds.numpy()) >= budget
+            ):
                 now = time.perf_counter()
                 rate = (step - last_log_step) / max(now - last_log_time, 1e-9)
                 last_log_time, last_log_step = now, step
@@ -337,16 +384,28 @@ class Trainer:
             if step % config.validate_every == 0 and step < self.total_steps:
                 self.validate(step)
                 last_log_time = time.perf_counter()
-        if self.manager.latest_checkpoint is None or not self.manager.latest_checkpoint.endswith(f"-{self.step}"):
+        if self.manager.latest_checkpoint is None or not self.manager.latest_checkpoint.endswith(
+            f"-{self.step}"
+        ):
             self.save()
         psnr, bicubic = self.validate(self.step)
         saved_model = self.export(exporter) if config.export and exporter and self.chief else ""
         self.writers.flush()
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-        result = TrainResult(str(self.run_dir), self.step, psnr, bicubic, saved_model,
-                             float(self.train_seconds.numpy()), peak_mb, self.validation_images)
+        result = TrainResult(
+            str(self.run_dir),
+            self.step,
+            psnr,
+            bicubic,
+            saved_model,
+            float(self.train_seconds.numpy()),
+            peak_mb,
+            self.validation_images,
+        )
         if self.chief:
-            runs.write_text_atomically(self.run_dir / runs.RESULTS_FILE, json.dumps(result.to_json(), indent=2) + "\n")
+            runs.write_text_atomically(
+                self.run_dir / runs.RESULTS_FILE, json.dumps(result.to_json(), indent=2) + "\n"
+            )
         return result
 
     def save(self):
@@ -362,8 +421,12 @@ class Trainer:
                 runs.remove_checkpoint(folder, step)  # half-written: the last complete one stays the latest
             if not isinstance(error, OutputError):
                 raise
-            hint = (f"the last complete checkpoint is step {runs.checkpoint_number(latest)}: free some space and "
-                    "rerun the same command to resume" if latest else "no checkpoint was written yet")
+            hint = (
+                f"the last complete checkpoint is step {runs.checkpoint_number(latest)}: free some space and "
+                "rerun the same command to resume"
+                if latest
+                else "no checkpoint was written yet"
+            )
             raise OutputError(f"{error}; {hint}") from None
 
     def length_text(self):
@@ -389,7 +452,9 @@ class Trainer:
 
     def learning_rate(self):
         """The budget (cosine) schedule's rate for the next step."""
-        return recipes.budget_learning_rate(self.config.learning_rate, self.progress(), self.config.warmup_fraction)
+        return recipes.budget_learning_rate(
+            self.config.learning_rate, self.progress(), self.config.warmup_fraction
+        )
 
     def validate(self, step):
         """Scores the network (and bicubic, computed once) on the validation images: a console
@@ -401,8 +466,14 @@ class Trainer:
         bicubic = self.validator.bicubic_psnr()
         self.writers.validation(step, psnr, bicubic, panels, float(self.train_seconds.numpy()))
         for s in psnr:
-            logging.info("validation x%d at step %d: PSNR %.3f dB (bicubic %.3f dB, %+.3f dB)",
-                         s, step, psnr[s], bicubic[s], psnr[s] - bicubic[s])
+            logging.info(
+                "validation x%d at step %d: PSNR %.3f dB (bicubic %.3f dB, %+.3f dB)",
+                s,
+                step,
+                psnr[s],
+                bicubic[s],
+                psnr[s] - bicubic[s],
+            )
         return psnr, bicubic
 
     def export(self, exporter):
@@ -416,7 +487,11 @@ class Trainer:
 def below_bicubic_hint(config, result):
     """One line for a run whose network ends below bicubic on its validation images, saying so and
     what to do (fine-tune a shipped network, or train longer); "" when it beats bicubic."""
-    behind = {s: result.bicubic_psnr[s] - result.psnr[s] for s in result.psnr if result.psnr[s] < result.bicubic_psnr[s]}
+    behind = {
+        s: result.bicubic_psnr[s] - result.psnr[s]
+        for s in result.psnr
+        if result.psnr[s] < result.bicubic_psnr[s]
+    }
     if not behind:
         return ""
     worst = max(behind, key=behind.get)
@@ -426,11 +501,17 @@ def below_bicubic_hint(config, result):
     shipped = [item for item in models.PRETRAINED.values() if item.scale in config.scales]
     same = [item for item in shipped if item.model == config.model] or shipped
     if not same:
-        return f"{text}: a network trained from scratch needs far longer; train longer (--steps or --max_minutes)"
-    suggestion = f"--warm_start=pretrained:{same[0].name}" + ("" if same[0].model == config.model else
-                                                              f" --model={same[0].model}")
-    return (f"{text}: a network trained from scratch needs far longer; fine-tune a shipped one instead, e.g. "
-            f"{suggestion} (python -m sr_tf.models lists them)")
+        return (
+            f"{text}: a network trained from scratch needs far longer; "
+            "train longer (--steps or --max_minutes)"
+        )
+    suggestion = f"--warm_start=pretrained:{same[0].name}" + (
+        "" if same[0].model == config.model else f" --model={same[0].model}"
+    )
+    return (
+        f"{text}: a network trained from scratch needs far longer; fine-tune a shipped one instead, e.g. "
+        f"{suggestion} (python -m sr_tf.models lists them)"
+    )
 
 
 def hparams_of(config, network, replicas):
@@ -439,7 +520,9 @@ def hparams_of(config, network, replicas):
         "scale": ",".join(map(str, config.scales)),
         "parameters": models.count_trainable(network),
         "batch_size": config.batch_size,
-        "patch": f"{config.patch_mode} hr{config.hr_patch}" if config.hr_patch else f"{config.patch_mode} lr{config.lr_patch}",
+        "patch": f"{config.patch_mode} hr{config.hr_patch}"
+        if config.hr_patch
+        else f"{config.patch_mode} lr{config.lr_patch}",
         "recipe": config.recipe,
         "learning_rate": config.learning_rate,
         "lr_schedule": config.lr_schedule,
@@ -450,7 +533,9 @@ def hparams_of(config, network, replicas):
         "train_data": config.train_data,
         "seed": config.seed,
     }
-    values.update({f"option_{k}": v for k, v in {**models.model_defaults(config.model), **config.model_options}.items()})
+    values.update(
+        {f"option_{k}": v for k, v in {**models.model_defaults(config.model), **config.model_options}.items()}
+    )
     return values
 
 
@@ -470,7 +555,11 @@ def warm_start(network, source_run_dir):
             weight.assign(match)
             copied.append(weight.path)
         else:
-            reason = "not in the source" if match is None else f"shape {tuple(match.shape)} != {tuple(weight.shape)}"
+            reason = (
+                "not in the source"
+                if match is None
+                else f"shape {tuple(match.shape)} != {tuple(weight.shape)}"
+            )
             skipped.append(f"{weight.path} ({reason})")
     logging.info("warm start from %s: copied %d weights: %s", source_run_dir, len(copied), ", ".join(copied))
     logging.info("warm start: %d weights start fresh: %s", len(skipped), ", ".join(skipped) or "none")

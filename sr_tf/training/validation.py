@@ -1,5 +1,6 @@
 """Validation during training: full-image PSNR of the network and of bicubic, and image panels,
 scored as sr_tf.evaluate scores (a Predictor of the training network, scoring.score_images)."""
+
 import numpy as np
 
 from sr_tf.data.imresize import imresize
@@ -44,8 +45,9 @@ class Validator:
 
     def _mean_psnr(self, predictor, scale):
         """(mean PSNR of `predictor` on the scale's images, its SR of the first image)."""
-        scores = scoring.score_images(predictor, self.images[scale], scale, self.protocols[scale], WHOLE_IMAGES,
-                                      ssim=False)
+        scores = scoring.score_images(
+            predictor, self.images[scale], scale, self.protocols[scale], WHOLE_IMAGES, ssim=False
+        )
         first, values = None, []
         for sr, psnr, _ in scores:
             first = sr if first is None else first
