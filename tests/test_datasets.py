@@ -217,7 +217,7 @@ def test_samples_are_bundled_colour_photos_with_two_held_back(tmp_path):
     assert lr.shape == (213, 320, 3) and hr.std() > 20
 
 
-def test_open_pairs_specs(tmp_path, benchmark_dir):
+def test_open_pairs_sources(tmp_path, benchmark_dir):
     make_div2k(tmp_path / "div", [801])
     assert open_pairs("samples", 3, "valid", cache_dir=tmp_path).name == "samples valid x3"
     assert open_pairs(f"benchmark:{benchmark_dir}:Set5", 2).name == "Set5 x2"
@@ -229,7 +229,7 @@ def test_open_pairs_specs(tmp_path, benchmark_dir):
     with pytest.raises(DatasetError, match="DIV2K_valid_LR_unknown"):
         open_pairs(f"div2k_unknown:{tmp_path}/div", 2, "valid")
     for bad in ("imagenet", "div2k", "folder:", "tfds:coco/x2", "tfds:div2k/bicubic_x3"):
-        with pytest.raises(DatasetError, match="spec"):
+        with pytest.raises(DatasetError, match="data source"):
             open_pairs(bad, 2)
     with pytest.raises(DatasetError) as error:
         open_pairs("nonsense:x", 2)

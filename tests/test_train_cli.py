@@ -70,7 +70,7 @@ def test_unknown_flag_inside_a_flagfile_fails_naming_it(tmp_path, capsys):
     assert "learnin_rate" in capsys.readouterr().err and not (tmp_path / "run").exists()
 
 
-def test_help_lists_the_flags_by_group_and_the_data_specs(capsys):
+def test_help_lists_the_flags_by_group_and_the_data_sources(capsys):
     assert train_cli.main(["sr_tf.train", "--help"]) == 0
     text = capsys.readouterr().out
     groups = [line for line in text.splitlines() if line.endswith(" flags:")]

@@ -15,7 +15,7 @@ import time
 
 from absl import app, flags
 
-flags.DEFINE_string("data", "samples", "Training images, as a data spec (see sr_tf.data.SPEC_HELP).")
+flags.DEFINE_string("data", "samples", "Training images, as a data source (see sr_tf.data.SOURCE_HELP).")
 flags.DEFINE_integer("scale", 2, "Scale factor.")
 flags.DEFINE_list("models", ["btsrn", "edsr_baseline"], "Models to time.")
 flags.DEFINE_integer("steps", 3, "Timed training steps per model (after one tracing step).")

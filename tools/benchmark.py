@@ -61,7 +61,7 @@ def define_flags():
     flags.DEFINE_integer("lr_size", None, "Inference LR image side (default 256; 24 with --quick).")
     flags.DEFINE_integer("repeats", None, "Timed calls per measurement (default 7; 2 with --quick).")
     flags.DEFINE_integer("warmup", None, "Untimed calls before timing (default 2; 1 with --quick).")
-    flags.DEFINE_string("train_data", "samples", "Training data spec for the training part.")
+    flags.DEFINE_string("train_data", "samples", "Training data source for the training part.")
     flags.DEFINE_integer(
         "train_steps",
         None,

@@ -74,7 +74,7 @@ flags.DEFINE_enum(
 flags.DEFINE_string(
     "calibration_data",
     "samples",
-    "Images that calibrate int8 (a data spec; its train split, or "
+    "Images that calibrate int8 (a data source; its train split, or "
     "9 in 10 images; the rest check the PSNR change).",
     flag_values=FLAGS,
 )

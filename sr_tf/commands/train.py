@@ -10,7 +10,7 @@ import functools
 from absl import logging
 
 from sr_tf.commands import cli
-from sr_tf.data import SPEC_HELP
+from sr_tf.data import SOURCE_HELP
 from sr_tf.training import config as train_config
 from sr_tf.training.runs import TrainingError
 
@@ -20,7 +20,7 @@ COMMAND = cli.Command(
     required=("run_dir",),
     groups=train_config.flag_groups(),
     verbosity=logging.INFO,
-    epilog=SPEC_HELP,
+    epilog=SOURCE_HELP,
     errors=(TrainingError,),
 )
 FLAGS = COMMAND.flags

@@ -158,7 +158,7 @@ def make_lr(hr, scale, source="image"):
     height, width = hr.shape[0] - hr.shape[0] % scale, hr.shape[1] - hr.shape[1] % scale
     if height == 0 or width == 0:
         raise ImageError(f"{source} ({hr.shape[1]}x{hr.shape[0]}) is smaller than the scale {scale}")
-    from sr_tf.data.imresize import imresize  # (with TensorFlow, which the data specs do not need)
+    from sr_tf.data.imresize import imresize  # (with TensorFlow, which the data sources do not need)
 
     lr = imresize(hr[:height, :width], 1.0 / scale)
     if lr.shape[:2] != (height // scale, width // scale):

@@ -109,7 +109,7 @@ def _div2k_archive(folder):
 
 def tfds_div2k(config, split="train", data_dir=None, manual_dir=None):
     """TFDS `div2k/<config>` (e.g. bicubic_x2) as a PairSet; see `sr_tf.data.tfds_div2k`."""
-    from sr_tf.data.tfds_div2k import load_div2k  # (with TensorFlow, which the data specs do not need)
+    from sr_tf.data.tfds_div2k import load_div2k  # (with TensorFlow, which the data sources do not need)
 
     return load_div2k(config, split, data_dir=data_dir, manual_dir=manual_dir)
 

@@ -1,10 +1,10 @@
-"""Everything `--model` can name, behind one interface: `load_predictor(spec)`.
+"""Everything `--model` can name, behind one interface: `load_predictor(location)`.
 
-A spec is `bicubic` (MATLAB-exact bicubic upscaling, the papers' baseline), `pretrained:<name>`
-(a network shipped with sr_tf), a SavedModel that
-sr_tf exported (or a folder of them named x2, x3, ... as an MDSR run writes), a training run
-directory (its latest checkpoint), a `.keras` file of a training network, or a network file that
-sr_tf.export wrote (`.tflite`, int8 or float; `.onnx`), alone or in its export folder.
+A model location (what --model takes) is `bicubic` (MATLAB-exact bicubic upscaling, the papers'
+baseline), `pretrained:<name>` (a network shipped with sr_tf), a SavedModel that sr_tf exported
+(or a folder of them named x2, x3, ... as an MDSR run writes), a training run directory (its
+latest checkpoint), a `.keras` file of a training network, or a network file that sr_tf.export
+wrote (`.tflite`, int8 or float; `.onnx`), alone or in its export folder.
 The options' `precision` (options.PRECISIONS) picks how a Keras network runs; files run as they are.
 
 A `Predictor` gives, per scale, a float function uint8 [h, w, 3] -> float32 [s*h, s*w, 3] in
@@ -24,8 +24,8 @@ from sr_tf.data.imresize import imresize
 from sr_tf.inference import saved_models, tiling
 from sr_tf.inference.base import DEFAULT_MAX_MEGAPIXELS, IMAGE, ModelError, Predictor, per_scale_predictor  # noqa: F401  (re-exported)
 from sr_tf.inference.options import DEFAULTS
-from sr_tf.models.opening import is_network_source
-from sr_tf.models.pretrained_registry import is_pretrained_spec
+from sr_tf.models.opening import is_network_location
+from sr_tf.models.pretrained_registry import is_pretrained_location
 
 BICUBIC = "bicubic"
 BICUBIC_SCALES = tuple(range(2, 9))
@@ -72,10 +72,10 @@ def network_predictor(network, name=None, scale=None, source="the network"):
     return per_scale_predictor(network, source, one_scale, scales, name)
 
 
-def _open_network(spec):
+def _open_network(location):
     """models.open_network, its errors as ModelError."""
     try:
-        return models.open_network(spec)
+        return models.open_network(location)
     except ValueError as error:
         raise ModelError(str(error)) from error
 
@@ -121,13 +121,15 @@ def _saved_float_function(module):
 NETWORK_FILES = ("model.tflite", "model.onnx")  # what an `sr_tf.export --quantize / --format` folder holds
 
 
-def _network_file(spec):
-    """The .tflite / .onnx file a spec names (the file, or the one in an export folder), or None."""
-    if os.path.isfile(spec) and spec.endswith((".tflite", ".onnx")):
-        return spec
-    if os.path.isdir(spec) and not saved_models.is_saved_model(spec):
+def _network_file(location):
+    """The .tflite / .onnx file a location names (the file, or the one in an export folder), or None."""
+    if os.path.isfile(location) and location.endswith((".tflite", ".onnx")):
+        return location
+    if os.path.isdir(location) and not saved_models.is_saved_model(location):
         found = [
-            os.path.join(spec, name) for name in NETWORK_FILES if os.path.isfile(os.path.join(spec, name))
+            os.path.join(location, name)
+            for name in NETWORK_FILES
+            if os.path.isfile(os.path.join(location, name))
         ]
         return found[0] if found else None
     return None
@@ -146,56 +148,56 @@ def _file_predictor(path):
         raise ModelError(f"--model={path}: {error}") from error
 
 
-def _network_predictor(network, spec, precision):
+def _network_predictor(network, location, precision):
     from sr_tf.inference import accelerated
 
     precision = accelerated.resolve_precision(precision)
     if precision == "fp32":
-        return network_predictor(network, source=spec)
+        return network_predictor(network, source=location)
     try:
-        return accelerated.network_predictor(network, spec, precision)
+        return accelerated.network_predictor(network, location, precision)
     except ValueError as error:
-        raise ModelError(f"--model={spec} --precision={precision}: {error}") from error
+        raise ModelError(f"--model={location} --precision={precision}: {error}") from error
 
 
-def load_predictor(spec, options=None):
-    """The Predictor for a --model spec, loaded as `options` (InferenceOptions; None: the
+def load_predictor(location, options=None):
+    """The Predictor for a --model location, loaded as `options` (InferenceOptions; None: the
     defaults) say. Keras networks (run directories, .keras files) are built under
     `options.strategy.scope()` when there is a strategy, so each replica holds a copy of the
     weights, and run at `options.precision` (fp32: TensorFlow, exact; see accelerated.py for the
     others). SavedModels are loaded outside the strategy: loaded under one, their functions could
     only be called inside `strategy.run`. Exported files run at the precision they were written in."""
-    spec = os.fspath(spec)
+    location = os.fspath(location)
     options = options or DEFAULTS
     strategy, precision = options.strategy, options.precision
-    if spec == BICUBIC:
+    if location == BICUBIC:
         return bicubic_predictor()
-    network_spec = is_network_source(spec)
-    if not network_spec and precision not in ("auto", "fp32"):
+    names_a_network = is_network_location(location)
+    if not names_a_network and precision not in ("auto", "fp32"):
         raise ModelError(
             f"--precision={precision} applies to networks (pretrained:<name>, .keras files, run "
-            f"directories); --model={spec} runs as it was exported (sr_tf.export --quantize=int8 "
+            f"directories); --model={location} runs as it was exported (sr_tf.export --quantize=int8 "
             "writes an int8 one)"
         )
-    if is_pretrained_spec(spec):
+    if is_pretrained_location(location):
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
-            return _network_predictor(_open_network(spec), spec, precision)
-    if not os.path.exists(spec):
+            return _network_predictor(_open_network(location), location, precision)
+    if not os.path.exists(location):
         raise ModelError(
-            f"--model={spec}: no such file or directory (and not '{BICUBIC}' or pretrained:<name>)"
+            f"--model={location}: no such file or directory (and not '{BICUBIC}' or pretrained:<name>)"
         )
-    network_file = _network_file(spec)
+    network_file = _network_file(location)
     if network_file:
         return _file_predictor(network_file)
-    if os.path.isdir(spec):
-        parts = _saved_model_parts(spec)
+    if os.path.isdir(location):
+        parts = _saved_model_parts(location)
         if parts:
-            return saved_model_predictor(spec, parts)
-    if network_spec:
+            return saved_model_predictor(location, parts)
+    if names_a_network:
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
-            return _network_predictor(_open_network(spec), spec, precision)
+            return _network_predictor(_open_network(location), location, precision)
     raise ModelError(
-        f"--model={spec}: not '{BICUBIC}', pretrained:<name>, a SavedModel exported by sr_tf "
+        f"--model={location}: not '{BICUBIC}', pretrained:<name>, a SavedModel exported by sr_tf "
         "(or a folder of x<s> ones), a training run directory (with model.json), a .keras file, "
         "or a .tflite / .onnx network file sr_tf.export wrote"
     )

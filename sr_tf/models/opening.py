@@ -1,4 +1,4 @@
-"""Opening a trained network: `open_network(source)` for `pretrained:<name>`, a `.keras` file or a
+"""Opening a trained network: `open_network(location)` for `pretrained:<name>`, a `.keras` file or a
 training run directory (its latest checkpoint). Training, inference, export and the commands all
 open networks here.
 
@@ -12,7 +12,7 @@ import json
 import pathlib
 
 from sr_tf.core.lazy import keras, tf
-from sr_tf.models.pretrained_registry import is_pretrained_spec, pretrained
+from sr_tf.models.pretrained_registry import is_pretrained_location, pretrained
 from sr_tf.models.specs import describe
 
 MODEL_FILE = "model.json"
@@ -69,29 +69,29 @@ def load_keras_network(path):
     return network
 
 
-def is_network_source(source):
-    """True when `source` names what `open_network` opens (it may still fail to load)."""
-    source = str(source)
+def is_network_location(location):
+    """True when `location` names what `open_network` opens (it may still fail to load)."""
+    location = str(location)
     return (
-        is_pretrained_spec(source)
-        or source.endswith(".keras")
-        or (pathlib.Path(source) / MODEL_FILE).is_file()
+        is_pretrained_location(location)
+        or location.endswith(".keras")
+        or (pathlib.Path(location) / MODEL_FILE).is_file()
     )
 
 
-def open_network(source):
-    """The trained network `source` names: `pretrained:<name>`, a .keras file or a run directory
-    (its latest checkpoint). ValueError (RunError) naming `source` otherwise."""
-    source = str(source)
-    if is_pretrained_spec(source):
-        return pretrained(source)
-    if source.endswith(".keras") and pathlib.Path(source).is_file():
-        return load_keras_network(source)
-    if (pathlib.Path(source) / MODEL_FILE).is_file():
+def open_network(location):
+    """The trained network `location` names: `pretrained:<name>`, a .keras file or a run directory
+    (its latest checkpoint). ValueError (RunError) naming `location` otherwise."""
+    location = str(location)
+    if is_pretrained_location(location):
+        return pretrained(location)
+    if location.endswith(".keras") and pathlib.Path(location).is_file():
+        return load_keras_network(location)
+    if (pathlib.Path(location) / MODEL_FILE).is_file():
         try:
-            return load_run_network(source)
+            return load_run_network(location)
         except (tf.errors.OpError, AssertionError) as error:
-            raise RunError(f"cannot load the run {source}: {error}") from error
+            raise RunError(f"cannot load the run {location}: {error}") from error
     raise RunError(
-        f"{source}: not pretrained:<name>, a .keras file or a training run directory (with {MODEL_FILE})"
+        f"{location}: not pretrained:<name>, a .keras file or a training run directory (with {MODEL_FILE})"
     )

@@ -118,8 +118,9 @@ def pretrained(name):
     return network
 
 
-def is_pretrained_spec(spec):
-    return isinstance(spec, str) and spec.startswith(PREFIX)
+def is_pretrained_location(location):
+    """True for a model location `pretrained:<name>`."""
+    return isinstance(location, str) and location.startswith(PREFIX)
 
 
 _load_shipped_registry()
