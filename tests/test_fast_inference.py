@@ -147,6 +147,21 @@ def test_edsr_onnx_round_trip(tmp_path, random_image):
     assert load_predictor(str(tmp_path / "e")).upscale(random_image(9, 11, 0), 3).shape == (27, 33, 3)
 
 
+@pytest.mark.parametrize("name,stream_readers", [("btsrn", 0), ("edsr_baseline", 2)])
+def test_int8_keeps_the_last_and_the_residual_stream_convolutions_float(name, stream_readers):
+    """EDSR's block inputs (the residual stream: a tensor that also feeds an addition) and every
+    network's last convolution stay float; BTSRN's convolutions read activations, so only its last."""
+    import onnx
+
+    options = dict(TINY_OPTIONS[name], **({"num_blocks": 2} if name == "edsr_baseline" else {}))
+    network = models.build_model(name, 2, **options)
+    graph = onnx.load_from_string(accelerated.convert_onnx(network, 2))
+    convs = [node.name for node in graph.graph.node if node.op_type == "Conv"]
+    kept = accelerated.float_convolutions(graph)
+    assert kept[-1] == convs[-1] and len(kept) == stream_readers + 1
+    assert all("conv1" in name for name in kept[:-1])
+
+
 def test_psnr_guard_refuses_and_writes_nothing(tiny_btsrn, tmp_path, monkeypatch):
     _, network = tiny_btsrn
     monkeypatch.setattr(accelerated, "psnr_change", lambda *args: (-0.5, 30.0, 29.5))

@@ -36,7 +36,8 @@ CALIBRATION_CROPS = (
     16  # LR crops of CALIBRATION_SIZE pixels at x2 (percentile calibration holds them all in memory)
 )
 CALIBRATION_SIZE = 48
-CALIBRATION_PERCENTILE = 99.99  # int8 ONNX: activation ranges cover this share of the calibration values
+CALIBRATION_PERCENTILE = 99.999  # int8 ONNX: activation ranges cover this share of the calibration values
+INT8_RECIPE = 2  # part of the int8 cache key: a cached file made by an earlier recipe is made again
 
 
 def network_info(network, scale, precision, receptive_radius=None):
@@ -174,11 +175,20 @@ def _root_log_level(level):
         root.setLevel(before)
 
 
+def float_convolutions(model):
+    """The convolutions an int8 network keeps float (names in the ONNX graph): the last one, and
+    those that read a residual stream (a tensor that also feeds an Add, as EDSR's block inputs do),
+    whose range grows with depth and loses most under one uint8 scale (docs/performance.md)."""
+    added = {name for node in model.graph.node if node.op_type == "Add" for name in node.input}
+    convs = [node for node in model.graph.node if node.op_type == "Conv"]
+    return [node.name for node in convs if node.input[0] in added or node is convs[-1]]
+
+
 def convert_int8_onnx(network, scale, calibration_lrs, percentile=CALIBRATION_PERCENTILE):
-    """Int8 ONNX bytes (QDQ: weights int8 per channel, activations uint8 per tensor over the
-    `percentile` of the calibration values, which ignores the rare outliers that min-max
-    calibration stretches every range for) with its sr_tf metadata; the last convolution stays
-    float. ONNX Runtime's quantizer; OpenVINO or ONNX Runtime run it."""
+    """Int8 ONNX bytes (QDQ: convolution weights int8 per channel, their inputs uint8 per tensor
+    over the `percentile` of the calibration values, which ignores the rare outliers that min-max
+    calibration stretches every range for; additions stay float) with its sr_tf metadata; the
+    `float_convolutions` stay float. ONNX Runtime's quantizer; OpenVINO or ONNX Runtime run it."""
     onnx = runtimes.require("onnx", "int8 ONNX")
     quantization = runtimes.require("onnxruntime.quantization", "int8 ONNX")
     inputs = network_inputs(network, scale, calibration_lrs)
@@ -189,8 +199,7 @@ def convert_int8_onnx(network, scale, calibration_lrs, percentile=CALIBRATION_PE
             f.write(convert_onnx(network, scale))
         model = onnx.load(float_path)
         input_name = model.graph.input[0].name
-        last = [node.name for node in model.graph.node if model.graph.output[0].name in node.output]
-        convs = [node.name for node in model.graph.node if node.op_type == "Conv"]
+        kept_float = float_convolutions(model)
 
         class Reader(quantization.CalibrationDataReader):
             def __init__(self):
@@ -213,7 +222,8 @@ def convert_int8_onnx(network, scale, calibration_lrs, percentile=CALIBRATION_PE
                 activation_type=quantization.QuantType.QUInt8,
                 weight_type=quantization.QuantType.QInt8,
                 calibrate_method=quantization.CalibrationMethod.Percentile,
-                nodes_to_exclude=last + convs[-1:],
+                op_types_to_quantize=["Conv"],
+                nodes_to_exclude=kept_float,
                 extra_options={"CalibPercentile": percentile},
             )
         quantized = onnx.load(int8_path)
@@ -353,7 +363,7 @@ def int8_network_file(network, scale, cache_dir=None, file_format="onnx"):
     from sr_tf.data.pairs import default_cache_dir
 
     folder = os.path.join(cache_dir or default_cache_dir(), "int8")
-    stem = f"{models.describe(network)['model']}_x{scale}_{weights_digest(network)}"
+    stem = f"{models.describe(network)['model']}_x{scale}_{weights_digest(network)}_r{INT8_RECIPE}"
     path = os.path.join(folder, f"{stem}.{file_format}")
     if not os.path.isfile(path):
         pairs = sources.open_pairs(CALIBRATION_DATA, scale, "train")
