@@ -263,6 +263,19 @@ def test_openvino_bf16_and_fp32_paths(tiny_btsrn, random_image):
     )
 
 
+@pytest.mark.skipif(not runtimes.available("openvino"), reason="OpenVINO (extra 'fast') is not installed")
+def test_openvino_keeps_only_the_most_recent_shapes_compiled(tiny_btsrn):
+    _, network = tiny_btsrn
+    runner = runtimes.OpenVinoRunner(runtimes.openvino_model(network), "fp32", max_shapes=2)
+    rng = np.random.default_rng(0)
+    outputs = {}
+    for height in (20, 24, 20, 28, 20):  # 20 is used again each time, so 24 is the one dropped
+        x = rng.uniform(0, 1, (1, height, 22, 3)).astype(np.float32)
+        outputs[height] = runner(x)
+        assert outputs[height].shape[1] == network.compute_output_shape(x.shape)[1]
+    assert list(runner.compiled) == [(1, 28, 22, 3), (1, 20, 22, 3)]
+
+
 @pytest.mark.slow
 def test_shipped_btsrn_x2_int8_within_a_tenth_of_a_db_on_set5(benchmark_dir, tmp_path):
     from sr_tf.data import sources

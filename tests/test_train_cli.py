@@ -267,9 +267,13 @@ def test_two_workers_train_to_the_same_weights(tmp_path, photo_folder):
 )
 def test_pretrained_configs_use_the_budget_recipe(config_file):
     config = parse([f"--flagfile={REPO / 'configs' / 'pretrained' / config_file}"])
-    assert config_file == f"{config.model}_x{config.scales[0]}.cfg"
+    name = f"{config.model}_x{config.scales[0]}"
     assert config.recipe == "budget" and config.lr_schedule == "cosine" and config.max_minutes <= 150
     assert config.recipe_values == get_spec(config.model).recipe("budget")
+    if config.quantization_aware:  # <name>_int8: a shipped network fine-tuned for int8
+        assert config_file == f"{name}_int8.cfg" and config.warm_start == f"pretrained:{name}"
+        return
+    assert config_file == f"{name}.cfg"
     if config.scales == (2,):
         assert config.warm_start is None  # x2 from scratch, at most 150 minutes
     else:  # x3 and x4 from the shipped x2, at most 90 minutes

@@ -64,9 +64,9 @@ def define_flags():
     flags.DEFINE_list("photo_models", ["btsrn_x2"], "Shipped networks of the photo runs.")
     flags.DEFINE_list(
         "photo_runs",
-        ["fp32", "auto", "int8_export", "tflite_int8_export"],
-        "Photo runs: a --precision value, int8_export (--model=<sr_tf.export --quantize=int8 folder>) "
-        "or tflite_int8_export (the same with --format=tflite).",
+        ["fp32", "auto", "int8_export", "tflite_export", "tflite_int8_export"],
+        "Photo runs: a --precision value, int8_export (--model=<sr_tf.export --quantize=int8 folder>), "
+        "tflite_export (--format=tflite) or tflite_int8_export (both).",
     )
     flags.DEFINE_string("json", None, "Also write everything to this JSON file.")
     flags.DEFINE_bool("quick", False, "Tiny random networks and images, one round, no photo: a smoke test.")
@@ -210,26 +210,43 @@ def psnr_columns(predictor, benchmark_dir, sets, scale):
     return scores
 
 
+# Runs a command and prints its peak resident memory last. A child forked from this (large)
+# process would report this process's high-water mark as its own, so the measured command is
+# started from this small launcher instead.
+PEAK_LAUNCHER = (
+    "import os, subprocess, sys\n"
+    "child = subprocess.Popen(sys.argv[1:])\n"
+    "_, status, usage = os.wait4(child.pid, 0)\n"
+    "print(f'peak_kb={usage.ru_maxrss}', file=sys.stderr)\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
+def export_for_photo(name, run, folder):
+    """The export folder a photo run reads (`<format>[_int8]_export`), written once."""
+    from sr_tf import export, models
+
+    model = os.path.join(folder, f"{name}_{run}")
+    if not os.path.isdir(model):
+        network = models.open_network(f"pretrained:{name}")
+        export.export_network_file(
+            network,
+            None,
+            models.scales_of(network)[0],
+            model,
+            "tflite" if run.startswith("tflite") else "onnx",
+            quantization="int8" if "int8" in run else "none",
+            max_psnr_loss=1.0,
+        )
+    return model
+
+
 def photo_run(name, run, photo, folder):
     """`python -m sr_tf.upscale` of `photo` in a child: wall seconds (start-up included), peak
     resident memory and its output line. `run`: a --precision value or an export folder kind."""
     model, precision = f"pretrained:{name}", run
-    if run.endswith("int8_export"):
-        from sr_tf import export, models
-
-        model = os.path.join(folder, f"{name}_{run}")
-        if not os.path.isdir(model):
-            file_format = "tflite" if run.startswith("tflite") else "onnx"
-            export.export_network_file(
-                models.open_network(f"pretrained:{name}"),
-                None,
-                int(name.rsplit("_x", 1)[1]),
-                model,
-                file_format,
-                quantization="int8",
-                max_psnr_loss=1.0,
-            )
-        precision = "auto"
+    if run.endswith("_export"):
+        model, precision = export_for_photo(name, run, folder), "auto"
     output = os.path.join(folder, f"out_{name}_{run}.png")
     command = [
         sys.executable,
@@ -241,17 +258,18 @@ def photo_run(name, run, photo, folder):
         f"--precision={precision}",
     ]
     start = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(child.pid, 0)
+    child = subprocess.run(
+        [sys.executable, "-c", PEAK_LAUNCHER, *command], capture_output=True, text=True, check=False
+    )
     seconds = time.perf_counter() - start
-    out, err = child.stdout.read(), child.stderr.read()
-    if status != 0:
-        return {"run": run, "error": (err or out).strip().splitlines()[-1:]}
+    if child.returncode != 0:
+        return {"run": run, "error": (child.stderr or child.stdout).strip().splitlines()[-2:]}
+    peak_kb = int(child.stderr.strip().splitlines()[-1].removeprefix("peak_kb="))
     return {
         "run": run,
         "seconds": round(seconds, 2),
-        "peak_mb": round(usage.ru_maxrss / 1024),
-        "line": out.strip().splitlines()[-1],
+        "peak_mb": round(peak_kb / 1024),
+        "line": child.stdout.strip().splitlines()[-1],
     }
 
 

@@ -231,13 +231,10 @@ NETWORK_METADATA_FILE = "sr_tf.json"  # beside model.tflite / model.onnx in an e
 
 
 def calibration_split(data_spec, scale):
-    """(calibration pairs, check pairs): a spec's train and valid splits, or its held-out tenth."""
-    from sr_tf.data import sources
-    from sr_tf.data.pairs import held_out_split
+    """(calibration pairs, check pairs) of --calibration_data (accelerated.calibration_split)."""
+    from sr_tf.inference import accelerated
 
-    if sources.has_validation_split(data_spec):
-        return sources.open_pairs(data_spec, scale, "train"), sources.open_pairs(data_spec, scale, "valid")
-    calibrate, check = held_out_split(sources.open_pairs(data_spec, scale))
+    calibrate, check = accelerated.calibration_split(data_spec, scale)
     if check is None:
         raise ExportError(
             f"--calibration_data={data_spec}: too few images to keep some for the PSNR check "
@@ -260,7 +257,7 @@ def export_network_file(
     around it) and sr_tf.json, checked: a float file against the Keras network on a test image, an
     int8 file by its PSNR change on images it was not calibrated on. Returns the lines saying so;
     raises ExportError, writing nothing, when a check fails."""
-    from sr_tf.inference import accelerated
+    from sr_tf.inference import accelerated, runtimes
     from sr_tf.inference.predictor import network_predictor
 
     output_dir = os.path.abspath(os.fspath(output_dir))
@@ -268,8 +265,11 @@ def export_network_file(
     lines = []
     if quantization == "int8":
         calibrate, check = calibration_split(calibration_data, scale)
-        convert = accelerated.convert_int8_onnx if file_format == "onnx" else accelerated.convert_int8
-        content = convert(network, scale, accelerated.calibration_crops(calibrate))
+        crops = accelerated.calibration_crops(calibrate)
+        if file_format == "onnx":
+            content = accelerated.convert_int8_onnx(network, scale, crops, check)
+        else:
+            content = accelerated.convert_int8(network, scale, crops)
     elif file_format == "onnx":
         content = accelerated.convert_onnx(network, scale)
     else:
@@ -299,6 +299,9 @@ def export_network_file(
                 raise ExportError(
                     f"{line}: more than --max_psnr_loss={max_psnr_loss:g} dB lost; nothing written"
                 )
+            if file_format == "onnx":
+                info["int8_layout"] = runtimes.onnx_metadata(path)["int8_layout"]
+                line += f"; layout {info['int8_layout']} ({accelerated.LAYOUT_HELP[info['int8_layout']]})"
             info["psnr_check"] = {
                 "data": check.name,
                 "images": len(check),

@@ -26,7 +26,7 @@ import tensorflow as tf
 from sr_tf import models
 from sr_tf.core.files import write_bytes_atomically
 from sr_tf.evaluation import metrics
-from sr_tf.inference import runtimes, tiling
+from sr_tf.inference import base, runtimes, tiling
 from sr_tf.inference.base import IMAGE, Predictor, per_scale_predictor
 from sr_tf.inference.options import PRECISIONS
 
@@ -37,7 +37,13 @@ CALIBRATION_CROPS = (
 )
 CALIBRATION_SIZE = 48
 CALIBRATION_PERCENTILE = 99.999  # int8 ONNX: activation ranges cover this share of the calibration values
-INT8_RECIPE = 2  # part of the int8 cache key: a cached file made by an earlier recipe is made again
+INT8_RECIPE = 3  # part of the int8 cache key: a cached file made by an earlier recipe is made again
+ALL_INT8, GUARDED = "all_int8", "guarded"  # int8 ONNX layouts (float_convolutions)
+LAYOUT_HELP = {
+    ALL_INT8: "every convolution int8 but the last",
+    GUARDED: "the last convolution and the residual stream's readers float",
+}
+FAST_INT8_MAX_LOSS = 0.05  # dB on the check images within which the ALL_INT8 layout is kept
 
 
 def network_info(network, scale, precision, receptive_radius=None):
@@ -175,68 +181,109 @@ def _root_log_level(level):
         root.setLevel(before)
 
 
-def float_convolutions(model):
+def float_convolutions(model, layout=GUARDED):
     """The convolutions an int8 network keeps float (names in the ONNX graph): the last one, and
-    those that read a residual stream (a tensor that also feeds an Add, as EDSR's block inputs do),
-    whose range grows with depth and loses most under one uint8 scale (docs/performance.md)."""
+    in the GUARDED layout also those that read a residual stream (a tensor that also feeds an Add,
+    as EDSR's block inputs do), whose range grows with depth and loses most under one uint8 scale
+    (docs/performance.md)."""
     added = {name for node in model.graph.node if node.op_type == "Add" for name in node.input}
     convs = [node for node in model.graph.node if node.op_type == "Conv"]
-    return [node.name for node in convs if node.input[0] in added or node is convs[-1]]
+    return [
+        node.name for node in convs if node is convs[-1] or (layout == GUARDED and node.input[0] in added)
+    ]
 
 
-def convert_int8_onnx(network, scale, calibration_lrs, percentile=CALIBRATION_PERCENTILE):
-    """Int8 ONNX bytes (QDQ: convolution weights int8 per channel, their inputs uint8 per tensor
-    over the `percentile` of the calibration values, which ignores the rare outliers that min-max
-    calibration stretches every range for; additions stay float) with its sr_tf metadata; the
-    `float_convolutions` stay float. ONNX Runtime's quantizer; OpenVINO or ONNX Runtime run it."""
+def _quantize_onnx(float_path, inputs, kept_float, percentile):
+    """ONNX Runtime's quantizer on the float file: QDQ, convolution weights int8 per channel, their
+    inputs uint8 per tensor over `percentile` of the calibration values, their outputs float;
+    `kept_float` stays float."""
     onnx = runtimes.require("onnx", "int8 ONNX")
     quantization = runtimes.require("onnxruntime.quantization", "int8 ONNX")
+    int8_path = float_path + ".int8.onnx"
+    input_name = onnx.load(float_path).graph.input[0].name
+
+    class Reader(quantization.CalibrationDataReader):
+        def __init__(self):
+            self.arrays = iter(inputs)
+
+        def get_next(self):
+            array = next(self.arrays, None)
+            return None if array is None else {input_name: array}
+
+    with contextlib.redirect_stdout(io.StringIO()), _root_log_level(logging.ERROR):  # its progress and advice
+        quantization.quantize_static(
+            float_path,
+            int8_path,
+            Reader(),
+            quant_format=quantization.QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=quantization.QuantType.QUInt8,
+            weight_type=quantization.QuantType.QInt8,
+            calibrate_method=quantization.CalibrationMethod.Percentile,
+            op_types_to_quantize=["Conv"],
+            nodes_to_exclude=kept_float,
+            # Convolution outputs stay float: rounding them before the additions cost EDSR-baseline
+            # x2 0.05 dB on Set5 and BTSRN x2 0.03 (docs/performance.md); a quantized reader still
+            # rounds its own input.
+            extra_options={"CalibPercentile": percentile, "OpTypesToExcludeOutputQuantization": ["Conv"]},
+        )
+    return onnx.load(int8_path)
+
+
+def _with_info(model, info):
+    del model.metadata_props[:]
+    entry = model.metadata_props.add()
+    entry.key, entry.value = runtimes.METADATA_KEY, json.dumps(info)
+    return model.SerializeToString()
+
+
+def convert_int8_onnx(network, scale, calibration_lrs, check_pairs=None, percentile=CALIBRATION_PERCENTILE):
+    """Int8 ONNX bytes (QDQ: convolution weights int8 per channel, their inputs uint8 per tensor
+    over the `percentile` of the calibration values, which ignores the rare outliers that min-max
+    calibration stretches every range for; additions stay float) with its sr_tf metadata.
+
+    Layouts (`float_convolutions`): ALL_INT8 keeps only the last convolution float and is the
+    fastest; GUARDED also keeps the residual-stream readers float. With `check_pairs`, ALL_INT8 is
+    kept when it loses at most FAST_INT8_MAX_LOSS dB on them against the float network (as a
+    network fine-tuned with --quantization_aware does); else, or without them, GUARDED. A network
+    without residual-stream readers (BTSRN) has one layout. ONNX Runtime's quantizer; OpenVINO or
+    ONNX Runtime run the file."""
+    onnx = runtimes.require("onnx", "int8 ONNX")
+    runtimes.require("onnxruntime.quantization", "int8 ONNX")
     inputs = network_inputs(network, scale, calibration_lrs)
     folder = tempfile.mkdtemp(prefix="sr_tf_int8_onnx_")
     try:
-        float_path, int8_path = os.path.join(folder, "float.onnx"), os.path.join(folder, "int8.onnx")
+        float_path = os.path.join(folder, "float.onnx")
         with open(float_path, "wb") as f:
             f.write(convert_onnx(network, scale))
-        model = onnx.load(float_path)
-        input_name = model.graph.input[0].name
-        kept_float = float_convolutions(model)
-
-        class Reader(quantization.CalibrationDataReader):
-            def __init__(self):
-                self.arrays = iter(inputs)
-
-            def get_next(self):
-                array = next(self.arrays, None)
-                return None if array is None else {input_name: array}
-
-        with (
-            contextlib.redirect_stdout(io.StringIO()),
-            _root_log_level(logging.ERROR),
-        ):  # its progress and advice
-            quantization.quantize_static(
-                float_path,
-                int8_path,
-                Reader(),
-                quant_format=quantization.QuantFormat.QDQ,
-                per_channel=True,
-                activation_type=quantization.QuantType.QUInt8,
-                weight_type=quantization.QuantType.QInt8,
-                calibrate_method=quantization.CalibrationMethod.Percentile,
-                op_types_to_quantize=["Conv"],
-                nodes_to_exclude=kept_float,
-                extra_options={"CalibPercentile": percentile},
-            )
-        quantized = onnx.load(int8_path)
+        float_model = onnx.load(float_path)
+        guarded = float_convolutions(float_model, GUARDED)
+        all_int8 = float_convolutions(float_model, ALL_INT8)
+        layouts = [GUARDED] if check_pairs is None or guarded == all_int8 else [ALL_INT8, GUARDED]
+        for layout in layouts:
+            kept = all_int8 if layout == ALL_INT8 else guarded
+            info = {**network_info(network, scale, "int8"), "int8_layout": layout}
+            content = _with_info(_quantize_onnx(float_path, inputs, kept, percentile), info)
+            if layout == GUARDED:
+                return content
+            if _loss_on(network, scale, content, check_pairs, folder) <= FAST_INT8_MAX_LOSS:
+                return content
     except runtimes.MissingRuntime:
         raise
     except Exception as error:  # the quantizer raises many kinds
         raise ValueError(f"int8 ONNX quantization of x{scale} failed: {error}") from error
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    del quantized.metadata_props[:]
-    entry = quantized.metadata_props.add()
-    entry.key, entry.value = runtimes.METADATA_KEY, json.dumps(network_info(network, scale, "int8"))
-    return quantized.SerializeToString()
+
+
+def _loss_on(network, scale, content, pairs, folder):
+    """dB an int8 ONNX file (bytes) loses on `pairs` against the float network."""
+    path = os.path.join(folder, "candidate.onnx")
+    with open(path, "wb") as f:
+        f.write(content)
+    reference = base.network_predictor(network, scale=scale)
+    change, _, _ = psnr_change(reference, onnx_predictor(path), pairs, scale)
+    return -change
 
 
 def convert_float_tflite(network, scale):
@@ -359,18 +406,30 @@ def weights_digest(network):
 def int8_network_file(network, scale, cache_dir=None, file_format="onnx"):
     """The cached int8 network file (onnx or tflite) of `network` at `scale`, made once, calibrated
     on `samples`."""
-    from sr_tf.data import sources
     from sr_tf.data.pairs import default_cache_dir
 
     folder = os.path.join(cache_dir or default_cache_dir(), "int8")
     stem = f"{models.describe(network)['model']}_x{scale}_{weights_digest(network)}_r{INT8_RECIPE}"
     path = os.path.join(folder, f"{stem}.{file_format}")
     if not os.path.isfile(path):
-        pairs = sources.open_pairs(CALIBRATION_DATA, scale, "train")
-        convert = convert_int8_onnx if file_format == "onnx" else convert_int8
-        content = convert(network, scale, calibration_crops(pairs))
+        calibrate, check = calibration_split(CALIBRATION_DATA, scale)
+        if file_format == "onnx":
+            content = convert_int8_onnx(network, scale, calibration_crops(calibrate), check)
+        else:
+            content = convert_int8(network, scale, calibration_crops(calibrate))
         write_bytes_atomically(path, content)
     return path
+
+
+def calibration_split(source, scale):
+    """(calibration pairs, check pairs) of a data source: its train and valid splits, or its
+    held-out tenth (check None when it has too few images to hold some out)."""
+    from sr_tf.data import sources
+    from sr_tf.data.pairs import held_out_split
+
+    if sources.has_validation_split(source):
+        return sources.open_pairs(source, scale, "train"), sources.open_pairs(source, scale, "valid")
+    return held_out_split(sources.open_pairs(source, scale))
 
 
 def int8_predictor(network, source):

@@ -87,3 +87,23 @@ def per_scale_predictor(network, source, one_scale, scales=None, name=None):
         runtime=parts[-1].runtime,
         max_megapixels=parts[-1].max_megapixels,
     )
+
+
+def float_function(float_model):
+    @tf.function(input_signature=[IMAGE])
+    def upscale(image):
+        return float_model(image[None])[0]
+
+    return upscale
+
+
+def network_predictor(network, name=None, scale=None, source="the network"):
+    """A predictor from a Keras training network: `scale` (default every scale of the network)."""
+
+    def one_scale(s):
+        float_model = models.build_inference_model(network, name, s, quantize=False)
+        radius = tiling.receptive_radius(float_model)
+        return Predictor(name, source, {s: float_function(float_model)}, {s: radius}, keep_alive=float_model)
+
+    scales = None if scale is None else models.spec_of(network).scales(scale)
+    return per_scale_predictor(network, source, one_scale, scales, name)

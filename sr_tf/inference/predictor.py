@@ -21,8 +21,15 @@ import tensorflow as tf
 
 from sr_tf import models
 from sr_tf.data.imresize import imresize
-from sr_tf.inference import saved_models, tiling
-from sr_tf.inference.base import DEFAULT_MAX_MEGAPIXELS, IMAGE, ModelError, Predictor, per_scale_predictor  # noqa: F401  (re-exported)
+from sr_tf.inference import saved_models
+from sr_tf.inference.base import (  # noqa: F401  (re-exported)
+    DEFAULT_MAX_MEGAPIXELS,
+    IMAGE,
+    ModelError,
+    Predictor,
+    network_predictor,
+    per_scale_predictor,
+)
 from sr_tf.inference.options import DEFAULTS
 from sr_tf.models.opening import is_network_location
 from sr_tf.models.pretrained_registry import is_pretrained_location
@@ -50,26 +57,6 @@ def bicubic_predictor():
 
     fns = {s: make(s) for s in BICUBIC_SCALES}
     return Predictor(BICUBIC, BICUBIC, fns, {s: BICUBIC_RADIUS for s in BICUBIC_SCALES})
-
-
-def float_function(float_model):
-    @tf.function(input_signature=[IMAGE])
-    def upscale(image):
-        return float_model(image[None])[0]
-
-    return upscale
-
-
-def network_predictor(network, name=None, scale=None, source="the network"):
-    """A predictor from a Keras training network: `scale` (default every scale of the network)."""
-
-    def one_scale(s):
-        float_model = models.build_inference_model(network, name, s, quantize=False)
-        radius = tiling.receptive_radius(float_model)
-        return Predictor(name, source, {s: float_function(float_model)}, {s: radius}, keep_alive=float_model)
-
-    scales = None if scale is None else models.spec_of(network).scales(scale)
-    return per_scale_predictor(network, source, one_scale, scales, name)
 
 
 def _open_network(location):

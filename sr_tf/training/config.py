@@ -147,6 +147,13 @@ class TrainConfig:
         "run",
         str,
     )
+    quantization_aware: bool = setting(
+        False,
+        "Fine-tune for int8: the train step sees every convolution but the last as the int8 export "
+        "computes it (inputs and kernels rounded; ranges measured at the start). Use with --warm_start; "
+        "the weights stay float.",
+        "run",
+    )
     export: bool = setting(True, "Export the full-image inference SavedModel at the end.", "run")
 
     @property
@@ -212,6 +219,8 @@ class TrainConfig:
             raise ValueError(f"--warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
         if self.lr_schedule == "cosine" and not self.steps and not self.max_minutes:
             raise ValueError("the cosine schedule decays over the budget: set --max_minutes or --steps")
+        if self.quantization_aware and len(spec.scales(self.scale)) > 1:
+            raise ValueError("--quantization_aware fine-tunes one scale; give a single --scale")
         if not self.epochs and not self.steps and not self.max_minutes:
             raise ValueError("set --epochs, --steps or --max_minutes")
 

@@ -24,7 +24,8 @@ from sr_tf.core.errors import Interrupted, OutputError
 from sr_tf.core.files import check_writable, writing
 from sr_tf.data import pairs as pairs_module
 from sr_tf.data import pipeline, sources
-from sr_tf.training import recipes, runs, summaries, validation
+from sr_tf.inference import accelerated
+from sr_tf.training import quantization_aware, recipes, runs, summaries, validation
 from sr_tf.training.runs import TrainingError  # noqa: F401  (defined with the run directories, re-exported)
 from sr_tf.training.step import make_train_step
 
@@ -303,7 +304,22 @@ class Trainer:
             logging.info("resumed from %s at step %d", latest, self.step)
         elif self.config.warm_start:
             warm_start(self.network, self.config.warm_start)
+        if self.config.quantization_aware:
+            self._simulate_int8()
         return bool(latest)
+
+    def _simulate_int8(self):
+        """Trains through the network as its int8 file computes (quantization_aware), with the
+        input ranges of the run's start."""
+        scale = self.scales[0]
+        crops = accelerated.network_inputs(
+            self.network, scale, accelerated.calibration_crops(self.train_pairs[scale])
+        )
+        ranges = quantization_aware.run_ranges(self.save_dir, self.network, crops)
+        logging.info("quantization-aware: %d convolutions see int8 inputs and kernels", len(ranges))
+        simulated = quantization_aware.simulated_network(self.network, ranges)
+        self.branches = {scale: models.branch(simulated, scale)}
+        self.train_steps = {scale: self._make_step(scale)}
 
     def start_input(self):
         """The input iterators, positioned after the batches the restored steps consumed."""

@@ -1,0 +1,132 @@
+"""Quantization-aware fine-tuning (--quantization_aware) and the int8 ONNX layouts it unlocks: the
+simulated convolution's arithmetic, shared weights, a run that writes and keeps its ranges, and the
+layout choice by measured loss. Tiny networks; the real numbers are in docs/performance.md."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from tiny import TINY_EDSR
+
+from sr_tf import models
+from sr_tf.commands.train import train
+from sr_tf.inference import accelerated, runtimes
+from sr_tf.training import quantization_aware
+from sr_tf.training.config import TrainConfig
+
+TWO_BLOCKS = dict(TINY_EDSR, num_blocks=2)
+
+
+def tiny_edsr(seed=0):
+    keras.utils.set_random_seed(seed)
+    return models.build_model("edsr_baseline", 2, **TWO_BLOCKS)
+
+
+def test_the_simulated_convolution_rounds_inputs_to_256_levels_and_kernels_to_int8_per_channel():
+    conv = keras.layers.Conv2D(4, 3, padding="same")
+    conv.build((1, 6, 6, 3))
+    simulated = quantization_aware.Int8Simulated(conv, (0.0, 255.0))
+    x = np.random.default_rng(0).uniform(0, 255, (1, 6, 6, 3)).astype(np.float32)
+    kernel = conv.kernel.numpy()
+    step = np.abs(kernel).max(axis=(0, 1, 2)) / 127  # symmetric int8, one scale per output channel
+    expected = tf.nn.conv2d(np.round(x), np.round(kernel / step) * step, 1, "SAME") + conv.bias.numpy()
+    np.testing.assert_allclose(simulated(x), expected, atol=1e-3)
+    assert not np.allclose(conv(x), expected, atol=1e-3)  # the float convolution differs
+    restored = quantization_aware.Int8Simulated.from_config(simulated.get_config())
+    assert restored.input_range == (0.0, 255.0)
+
+
+def test_the_simulated_network_shares_the_float_weights_and_trains_them():
+    network = tiny_edsr()
+    x = np.random.default_rng(1).uniform(0, 255, (2, 10, 10, 3)).astype(np.float32)
+    convs = quantization_aware.int8_convolutions(network)
+    assert [c.name for c in convs] == [
+        "head",
+        "body_0_conv1",
+        "body_0_conv2",
+        "body_1_conv1",
+        "body_1_conv2",
+        "body_conv",
+        "up_0_conv",
+    ]  # every Conv2D but the tail
+    ranges = quantization_aware.input_ranges(network, [x])
+    assert set(ranges) == {c.name for c in convs} and all(low <= 0 < high for low, high in ranges.values())
+    simulated = quantization_aware.simulated_network(network, ranges)
+    assert {id(w) for w in simulated.weights} == {id(w) for w in network.weights}
+    float_out, int8_out = np.asarray(network(x)), np.asarray(simulated(x))
+    assert 0 < np.abs(float_out - int8_out).max() < 0.05 * np.abs(float_out).max()
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(simulated(x))
+    gradients = tape.gradient(loss, network.trainable_variables)
+    assert all(g is not None and np.any(np.asarray(g) != 0) for g in gradients)
+
+
+@pytest.mark.slow
+def test_a_quantization_aware_run_keeps_its_ranges_and_its_float_network(tmp_path, make_photo_folder):
+    folder = make_photo_folder("qat_photos", 4, 40, 5)
+    common = dict(
+        model="edsr_baseline",
+        scale=(2,),
+        model_options=TWO_BLOCKS,
+        train_data=f"folder:{folder}",
+        val_images=1,
+        batch_size=2,
+        patch_mode="random",
+        lr_patch=8,
+        loss="l1",
+        checkpoint_every=2,
+        log_every=1,
+        validate_every=100,
+        export=False,
+        seed=1,
+    )
+    train(TrainConfig(run_dir=str(tmp_path / "float"), steps=2, **common))
+    run_dir = tmp_path / "qat"
+    config = TrainConfig(
+        run_dir=str(run_dir), steps=2, warm_start=str(tmp_path / "float"), quantization_aware=True, **common
+    )
+    assert train(config).step == 2
+    ranges_file = run_dir / quantization_aware.RANGES_FILE
+    ranges = json.loads(ranges_file.read_text())
+    assert len(ranges) == 7  # every Conv2D but the last
+    train(TrainConfig(**{**config.__dict__, "steps": 4}))  # resumes against the same ranges
+    assert json.loads(ranges_file.read_text()) == ranges
+    network = models.open_network(str(run_dir))  # a plain float network
+    assert not any(isinstance(layer, quantization_aware.Int8Simulated) for layer in network.layers)
+    with pytest.raises(ValueError, match="--quantization_aware fine-tunes one scale"):
+        TrainConfig(
+            run_dir=str(tmp_path / "m"),
+            model="mdsr_baseline",
+            scale=(2, 3),
+            quantization_aware=True,
+            train_data="samples",
+            steps=1,
+        ).resolved()
+
+
+@pytest.mark.skipif(
+    not runtimes.available("onnxruntime"), reason="ONNX Runtime (extra 'onnx') is not installed"
+)
+@pytest.mark.parametrize("max_loss,layout", [(100.0, "all_int8"), (-100.0, "guarded")])
+def test_int8_onnx_keeps_every_convolution_int8_when_the_check_allows(max_loss, layout, monkeypatch):
+    import onnx
+
+    monkeypatch.setattr(accelerated, "FAST_INT8_MAX_LOSS", max_loss)
+    network = tiny_edsr()
+    calibrate, check = accelerated.calibration_split("samples", 2)
+    crops = accelerated.calibration_crops(calibrate, count=2, size=16)
+    model = onnx.load_from_string(accelerated.convert_int8_onnx(network, 2, crops, check))
+    info = json.loads({p.key: p.value for p in model.metadata_props}[runtimes.METADATA_KEY])
+    assert info["int8_layout"] == layout
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    float_weights = [n for n in model.graph.node if n.op_type == "Conv" and n.input[1] in initializers]
+    assert len(float_weights) == (1 if layout == "all_int8" else 3)  # the tail; + the blocks' conv1
+
+
+def test_calibration_split_holds_images_out(tmp_path, make_benchmark):
+    calibrate, check = accelerated.calibration_split("samples", 2)
+    assert len(check) >= 1 and not set(calibrate.names) & set(check.names)
+    make_benchmark(tmp_path, "Two", sizes=((30, 37), (25, 24)))
+    assert accelerated.calibration_split(f"benchmark:{tmp_path}:Two", 2)[1] is None
