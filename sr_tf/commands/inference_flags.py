@@ -54,8 +54,8 @@ def define_inference_flags(values, precision=DEFAULTS.precision):
         list(PRECISIONS),
         "How a network (pretrained:, .keras, run "
         "directory) runs: fp32 TensorFlow, exact; bf16 OpenVINO (extra 'fast'; Set5 within 0.011 dB); "
-        "int8 quantized once and cached, OpenVINO (extra 'fast'; BTSRN x2 -0.05 dB, EDSR-baseline "
-        "-0.09 dB); auto: bf16 when OpenVINO is installed and the CPU has bf16, else fp32. Exported "
+        "int8 quantized once and cached, OpenVINO (extra 'fast'; Set5 BTSRN x2 -0.02 dB, EDSR-baseline "
+        "-0.04 dB); auto: bf16 when OpenVINO is installed and the CPU has bf16, else fp32. Exported "
         "files run as written. See docs/performance.md.",
         flag_values=values,
     )
