@@ -101,6 +101,37 @@ def make_run():
     return make
 
 
+@pytest.fixture(scope="session")
+def tiny_config():
+    """tiny_config(run_dir, folder, **overrides): the TrainConfig of a tiny BTSRN run on an image
+    folder (random 24-pixel patches, 6 steps, a checkpoint every 3, no export)."""
+    from tiny import TINY_BTSRN
+
+    from sr_tf.training.config import TrainConfig
+
+    def make(run_dir, folder, **overrides):
+        settings = dict(
+            run_dir=str(run_dir),
+            model="btsrn",
+            scale=(2,),
+            model_options=TINY_BTSRN,
+            train_data=f"folder:{folder}",
+            val_images=2,
+            batch_size=4,
+            patch_mode="random",
+            hr_patch=24,
+            steps=6,
+            checkpoint_every=3,
+            log_every=1,
+            validate_every=100,
+            export=False,
+            seed=3,
+        )
+        return TrainConfig(**{**settings, **overrides})
+
+    return make
+
+
 def as_list(outputs):
     """A network's output or outputs (MDSR: one per scale) as a list of numpy arrays."""
     return [np.asarray(o) for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]

@@ -224,30 +224,12 @@ def test_an_export_onto_a_full_disk_prints_one_line_and_leaves_nothing(
     assert listing(disk) == ["filler"]
 
 
-def tiny_config(run_dir, folder, **overrides):
-    settings = dict(
-        run_dir=str(run_dir),
-        model="btsrn",
-        scale=(2,),
-        model_options=TINY_BTSRN,
-        train_data=f"folder:{folder}",
-        val_images=1,
-        batch_size=4,
-        patch_mode="random",
-        hr_patch=24,
-        steps=4,
-        checkpoint_every=2,
-        log_every=1,
-        validate_every=100,
-        export=False,
-        seed=1,
-    )
-    return TrainConfig(**{**settings, **overrides})
+EDGE_RUN = dict(val_images=1, steps=4, checkpoint_every=2, seed=1)  # checkpoints at steps 2 and 4
 
 
 @pytest.mark.slow
 def test_a_checkpoint_save_onto_a_full_disk_keeps_the_last_one_and_the_run_resumes(
-    inputs, mount_tmpfs, fill_disk, monkeypatch
+    tiny_config, inputs, mount_tmpfs, fill_disk, monkeypatch
 ):
     disk = mount_tmpfs("disk", size="8m")
     run_dir = disk / "run"
@@ -260,7 +242,7 @@ def test_a_checkpoint_save_onto_a_full_disk_keeps_the_last_one_and_the_run_resum
 
     monkeypatch.setattr(trainer.Trainer, "save", save_on_a_full_disk)
     with pytest.raises(OutputError) as error:
-        train_cli.train(tiny_config(run_dir, inputs.photos))
+        train_cli.train(tiny_config(run_dir, inputs.photos, **EDGE_RUN))
     assert str(error.value) == (
         f"cannot write {run_dir}/checkpoints/ckpt-4: No space left on device; the last complete "
         "checkpoint is step 2: free some space and rerun the same command to resume"
@@ -272,7 +254,7 @@ def test_a_checkpoint_save_onto_a_full_disk_keeps_the_last_one_and_the_run_resum
     ]
     monkeypatch.undo()
     (disk / "filler").unlink()
-    result = train_cli.train(tiny_config(run_dir, inputs.photos))
+    result = train_cli.train(tiny_config(run_dir, inputs.photos, **EDGE_RUN))
     assert result.step == 4 and runs.latest_checkpoint(run_dir).endswith("ckpt-4")
 
 

@@ -64,28 +64,15 @@ def test_the_simulated_network_shares_the_float_weights_and_trains_them():
 
 
 @pytest.mark.slow
-def test_a_quantization_aware_run_keeps_its_ranges_and_its_float_network(tmp_path, make_photo_folder):
+def test_a_quantization_aware_run_keeps_its_ranges_and_its_float_network(
+    tiny_config, tmp_path, make_photo_folder
+):
     folder = make_photo_folder("qat_photos", 4, 40, 5)
-    common = dict(
-        model="edsr_baseline",
-        scale=(2,),
-        model_options=TWO_BLOCKS,
-        train_data=f"folder:{folder}",
-        val_images=1,
-        batch_size=2,
-        patch_mode="random",
-        lr_patch=8,
-        loss="l1",
-        checkpoint_every=2,
-        log_every=1,
-        validate_every=100,
-        export=False,
-        seed=1,
-    )
-    train(TrainConfig(run_dir=str(tmp_path / "float"), steps=2, **common))
+    edsr = dict(model="edsr_baseline", model_options=TWO_BLOCKS, hr_patch=None, lr_patch=8, loss="l1")
+    train(tiny_config(tmp_path / "float", folder, steps=2, **edsr))
     run_dir = tmp_path / "qat"
-    config = TrainConfig(
-        run_dir=str(run_dir), steps=2, warm_start=str(tmp_path / "float"), quantization_aware=True, **common
+    config = tiny_config(
+        run_dir, folder, steps=2, warm_start=str(tmp_path / "float"), quantization_aware=True, **edsr
     )
     assert train(config).step == 2
     ranges_file = run_dir / quantization_aware.RANGES_FILE

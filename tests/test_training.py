@@ -13,7 +13,6 @@ from tiny import TINY_BTSRN, TINY_EDSR
 from sr_tf import models
 from sr_tf.commands.train import train
 from sr_tf.training import runs
-from sr_tf.training.config import TrainConfig
 from sr_tf.training.trainer import TrainingError, warm_start
 
 pytestmark = pytest.mark.slow  # every test here trains a network or starts a process
@@ -36,28 +35,6 @@ def photo_folder(tmp_path_factory):
     return folder
 
 
-def tiny_config(run_dir, folder, **overrides):
-    settings = dict(
-        run_dir=str(run_dir),
-        model="btsrn",
-        scale=(2,),
-        model_options=TINY_BTSRN,
-        train_data=f"folder:{folder}",
-        val_images=2,
-        batch_size=4,
-        patch_mode="random",
-        hr_patch=24,
-        steps=6,
-        checkpoint_every=3,
-        log_every=1,
-        validate_every=100,
-        export=False,
-        seed=3,
-    )
-    settings.update(overrides)
-    return TrainConfig(**settings)
-
-
 def weights_of(run_dir):
     network = models.open_network(run_dir)
     return [w.numpy() for w in network.weights]
@@ -71,7 +48,7 @@ def event_tags(log_dir):
     return tags
 
 
-def test_a_run_writes_flags_checkpoints_logs_and_a_saved_model(tmp_path, photo_folder):
+def test_a_run_writes_flags_checkpoints_logs_and_a_saved_model(tiny_config, tmp_path, photo_folder):
     run_dir = tmp_path / "run"
     result = train(tiny_config(run_dir, photo_folder, export=True, validate_every=3))
     assert result.step == 6
@@ -104,7 +81,7 @@ def test_a_run_writes_flags_checkpoints_logs_and_a_saved_model(tmp_path, photo_f
     np.testing.assert_array_equal(next(iter(outputs.values())).numpy().reshape(expected.shape), expected)
 
 
-def test_resuming_continues_exactly_where_the_run_stopped(tmp_path, photo_folder):
+def test_resuming_continues_exactly_where_the_run_stopped(tiny_config, tmp_path, photo_folder):
     """4 steps, then the same run resumed to 8, equals 8 steps at once: weights, optimizer, data."""
     straight = tmp_path / "straight"
     train(tiny_config(straight, photo_folder, steps=8, checkpoint_every=4))
@@ -118,13 +95,13 @@ def test_resuming_continues_exactly_where_the_run_stopped(tmp_path, photo_folder
     assert any(not np.array_equal(a, b) for a, b in zip(first_half, weights_of(resumed)))
 
 
-def test_a_run_directory_refuses_another_network(tmp_path, photo_folder):
+def test_a_run_directory_refuses_another_network(tiny_config, tmp_path, photo_folder):
     train(tiny_config(tmp_path / "run", photo_folder, steps=1))
     with pytest.raises(runs.RunError, match="use a new --run_dir"):
         train(tiny_config(tmp_path / "run", photo_folder, model_options={**TINY_BTSRN, "width": 16}))
 
 
-def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, photo_folder):
+def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_config, tmp_path, photo_folder):
     run_dir = tmp_path / "run"
     train(tiny_config(run_dir, photo_folder, steps=3))
     with pytest.raises(TrainingError, match="loss became (nan|inf).*last good checkpoint"):
@@ -133,7 +110,7 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, pho
     assert all(np.all(np.isfinite(w)) for w in weights_of(run_dir))
 
 
-def test_grid_mode_epochs_drive_the_0618_schedule(tmp_path, photo_folder):
+def test_grid_mode_epochs_drive_the_0618_schedule(tiny_config, tmp_path, photo_folder):
     """The 160x160 photo holds one 108x108 grid patch; an epoch is two grid passes (as the release's
     original + rot90 versions), so 2 steps per epoch at batch 1 and a 0.618 decay every 2 steps."""
     run_dir = tmp_path / "run"
@@ -154,18 +131,18 @@ def test_grid_mode_epochs_drive_the_0618_schedule(tmp_path, photo_folder):
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
-def test_mixed_precision_trains(tmp_path, photo_folder, precision):
+def test_mixed_precision_trains(tiny_config, tmp_path, photo_folder, precision):
     result = train(tiny_config(tmp_path / "run", photo_folder, steps=2, mixed_precision=precision))
     assert result.step == 2 and np.isfinite(result.psnr[2])
     assert keras.mixed_precision.global_policy().name == "float32"  # restored afterwards
 
 
-def test_mirrored_training_over_two_cpu_replicas(tmp_path, photo_folder):
+def test_mirrored_training_over_two_cpu_replicas(tiny_config, tmp_path, photo_folder):
     result = train(tiny_config(tmp_path / "run", photo_folder, steps=2, distribution="mirrored"))
     assert result.step == 2 and np.isfinite(result.psnr[2])
 
 
-def test_mdsr_trains_every_scale_through_one_network(tmp_path, photo_folder):
+def test_mdsr_trains_every_scale_through_one_network(tiny_config, tmp_path, photo_folder):
     config = tiny_config(
         tmp_path / "run",
         photo_folder,
@@ -183,7 +160,7 @@ def test_mdsr_trains_every_scale_through_one_network(tmp_path, photo_folder):
     assert sorted(p.name for p in (tmp_path / "run" / "saved_model").iterdir()) == ["x2", "x3"]
 
 
-def test_warm_start_copies_matching_weights_from_an_x2_run(tmp_path, photo_folder):
+def test_warm_start_copies_matching_weights_from_an_x2_run(tiny_config, tmp_path, photo_folder):
     x2 = tmp_path / "x2"
     edsr = dict(model="edsr_baseline", model_options=TINY_EDSR, hr_patch=None, lr_patch=8, loss="l1")
     train(tiny_config(x2, photo_folder, steps=2, **edsr))
@@ -206,7 +183,7 @@ def test_warm_start_copies_matching_weights_from_an_x2_run(tmp_path, photo_folde
     assert result.step == 1
 
 
-def test_a_time_budget_stops_the_run_and_results_json_records_it(tmp_path, photo_folder):
+def test_a_time_budget_stops_the_run_and_results_json_records_it(tiny_config, tmp_path, photo_folder):
     run_dir = tmp_path / "run"
     result = train(tiny_config(run_dir, photo_folder, steps=10_000, max_minutes=0.0001, validate_every=1))
     assert 1 <= result.step < 10_000  # stopped by the 6 ms budget, after the step that crossed it
@@ -216,7 +193,9 @@ def test_a_time_budget_stops_the_run_and_results_json_records_it(tmp_path, photo
     assert "psnr_x2_by_seconds" in event_tags(run_dir / "logs")
 
 
-def test_a_second_process_in_the_same_run_directory_stops_naming_the_holder(tmp_path, photo_folder):
+def test_a_second_process_in_the_same_run_directory_stops_naming_the_holder(
+    tiny_config, tmp_path, photo_folder
+):
     run_dir = tmp_path / "run"
     holder = runs.RunLock(run_dir).acquire()  # as a first run would hold it
     try:
@@ -245,7 +224,7 @@ def test_a_killed_runs_lock_does_not_block_a_rerun(tmp_path):
     runs.RunLock(tmp_path).acquire().release()
 
 
-def test_an_empty_run_dir_and_a_failed_start_leave_nothing(tmp_path, photo_folder):
+def test_an_empty_run_dir_and_a_failed_start_leave_nothing(tiny_config, tmp_path, photo_folder):
     with pytest.raises(ValueError, match="--run_dir is empty"):
         tiny_config("", photo_folder).resolved()
     run_dir = tmp_path / "never"
@@ -254,7 +233,9 @@ def test_an_empty_run_dir_and_a_failed_start_leave_nothing(tmp_path, photo_folde
     assert not run_dir.exists()
 
 
-def test_a_start_that_fails_after_taking_the_lock_releases_it(tmp_path, photo_folder, monkeypatch):
+def test_a_start_that_fails_after_taking_the_lock_releases_it(
+    tiny_config, tmp_path, photo_folder, monkeypatch
+):
     from sr_tf.training import trainer
 
     run_dir = tmp_path / "run"
@@ -270,7 +251,7 @@ def test_a_start_that_fails_after_taking_the_lock_releases_it(tmp_path, photo_fo
 
 
 def test_an_interrupted_checkpoint_save_is_cleaned_up_and_bicubic_is_logged_from_the_start(
-    tmp_path, photo_folder
+    tiny_config, tmp_path, photo_folder
 ):
     run_dir = tmp_path / "run"
     train(tiny_config(run_dir, photo_folder, steps=3, validate_every=1))
@@ -289,7 +270,7 @@ def test_an_interrupted_checkpoint_save_is_cleaned_up_and_bicubic_is_logged_from
 
 
 def test_a_folder_without_val_data_holds_out_images_or_says_it_validates_on_training_images(
-    tmp_path, photo_folder, make_photo_folder
+    tiny_config, tmp_path, photo_folder, make_photo_folder
 ):
     from sr_tf.data import held_out_split, image_folder
 
@@ -309,7 +290,7 @@ def test_a_folder_without_val_data_holds_out_images_or_says_it_validates_on_trai
     )
 
 
-def test_a_checkpoint_holds_weights_and_optimizer_only(tmp_path, photo_folder):
+def test_a_checkpoint_holds_weights_and_optimizer_only(tiny_config, tmp_path, photo_folder):
     run_dir = tmp_path / "run"
     train(tiny_config(run_dir, photo_folder, steps=3))
     network = models.open_network(run_dir)
