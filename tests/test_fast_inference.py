@@ -59,6 +59,8 @@ def test_int8_export_writes_a_folder_that_model_accepts(int8_export, tiny_btsrn,
     info = json.loads((target / "sr_tf.json").read_text())
     assert (info["model"], info["scale"], info["precision"]) == ("btsrn", SCALE, "int8")
     assert info["psnr_check"]["images"] == 2
+    if file_format == "onnx":  # BTSRN has no residual-stream readers: every convolution but the last
+        assert info["int8_layout"] == "all_int8" and "layout all_int8" in lines[0]
 
     predictor = load_predictor(str(target))
     assert predictor.runtime == int8_runtime(file_format) and predictor.scales == (SCALE,)

@@ -246,8 +246,8 @@ def convert_int8_onnx(network, scale, calibration_lrs, check_pairs=None, percent
     fastest; GUARDED also keeps the residual-stream readers float. With `check_pairs`, ALL_INT8 is
     kept when it loses at most FAST_INT8_MAX_LOSS dB on them against the float network (as a
     network fine-tuned with --quantization_aware does); else, or without them, GUARDED. A network
-    without residual-stream readers (BTSRN) has one layout. ONNX Runtime's quantizer; OpenVINO or
-    ONNX Runtime run the file."""
+    without residual-stream readers (BTSRN) has only ALL_INT8. ONNX Runtime's quantizer; OpenVINO
+    or ONNX Runtime run the file."""
     onnx = runtimes.require("onnx", "int8 ONNX")
     runtimes.require("onnxruntime.quantization", "int8 ONNX")
     inputs = network_inputs(network, scale, calibration_lrs)
@@ -259,12 +259,15 @@ def convert_int8_onnx(network, scale, calibration_lrs, check_pairs=None, percent
         float_model = onnx.load(float_path)
         guarded = float_convolutions(float_model, GUARDED)
         all_int8 = float_convolutions(float_model, ALL_INT8)
-        layouts = [GUARDED] if check_pairs is None or guarded == all_int8 else [ALL_INT8, GUARDED]
+        if guarded == all_int8:  # no residual-stream readers: the one layout is all int8
+            layouts = [ALL_INT8]
+        else:
+            layouts = [GUARDED] if check_pairs is None else [ALL_INT8, GUARDED]
         for layout in layouts:
             kept = all_int8 if layout == ALL_INT8 else guarded
             info = {**network_info(network, scale, "int8"), "int8_layout": layout}
             content = _with_info(_quantize_onnx(float_path, inputs, kept, percentile), info)
-            if layout == GUARDED:
+            if layout == layouts[-1]:
                 return content
             if _loss_on(network, scale, content, check_pairs, folder) <= FAST_INT8_MAX_LOSS:
                 return content
