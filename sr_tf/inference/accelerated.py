@@ -193,14 +193,13 @@ def float_convolutions(model, layout=GUARDED):
     ]
 
 
-def _quantize_onnx(float_path, inputs, kept_float, percentile):
+def _quantize_onnx(float_path, input_name, inputs, kept_float, percentile):
     """ONNX Runtime's quantizer on the float file: QDQ, convolution weights int8 per channel, their
-    inputs uint8 per tensor over `percentile` of the calibration values, their outputs float;
-    `kept_float` stays float."""
+    inputs uint8 per tensor over `percentile` of the calibration values (fed as `input_name`), their
+    outputs float; `kept_float` stays float."""
     onnx = runtimes.require("onnx", "int8 ONNX")
     quantization = runtimes.require("onnxruntime.quantization", "int8 ONNX")
     int8_path = float_path + ".int8.onnx"
-    input_name = onnx.load(float_path).graph.input[0].name
 
     class Reader(quantization.CalibrationDataReader):
         def __init__(self):
@@ -259,17 +258,20 @@ def convert_int8_onnx(network, scale, calibration_lrs, check_pairs=None, percent
         float_model = onnx.load(float_path)
         guarded = float_convolutions(float_model, GUARDED)
         all_int8 = float_convolutions(float_model, ALL_INT8)
+        input_name = float_model.graph.input[0].name
         if guarded == all_int8:  # no residual-stream readers: the one layout is all int8
             layouts = [ALL_INT8]
         else:
             layouts = [GUARDED] if check_pairs is None else [ALL_INT8, GUARDED]
+        reference = base.network_predictor(network, scale=scale)  # the float network, and its radius
+        info = network_info(network, scale, "int8", reference.radii[scale])
         for layout in layouts:
             kept = all_int8 if layout == ALL_INT8 else guarded
-            info = {**network_info(network, scale, "int8"), "int8_layout": layout}
-            content = _with_info(_quantize_onnx(float_path, inputs, kept, percentile), info)
+            quantized = _quantize_onnx(float_path, input_name, inputs, kept, percentile)
+            content = _with_info(quantized, {**info, "int8_layout": layout})
             if layout == layouts[-1]:
                 return content
-            if _loss_on(network, scale, content, check_pairs, folder) <= FAST_INT8_MAX_LOSS:
+            if _loss_on(reference, scale, content, check_pairs, folder) <= FAST_INT8_MAX_LOSS:
                 return content
     except runtimes.MissingRuntime:
         raise
@@ -279,12 +281,12 @@ def convert_int8_onnx(network, scale, calibration_lrs, check_pairs=None, percent
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _loss_on(network, scale, content, pairs, folder):
-    """dB an int8 ONNX file (bytes) loses on `pairs` against the float network."""
+def _loss_on(reference, scale, content, pairs, folder):
+    """dB an int8 ONNX file (bytes) loses on `pairs` against the float network's `reference`
+    predictor."""
     path = os.path.join(folder, "candidate.onnx")
     with open(path, "wb") as f:
         f.write(content)
-    reference = base.network_predictor(network, scale=scale)
     change, _, _ = psnr_change(reference, onnx_predictor(path), pairs, scale)
     return -change
 

@@ -152,8 +152,10 @@ class OpenVinoRunner:
         }
         self.max_shapes = max_shapes
         self.compiled = collections.OrderedDict()  # input shape -> infer request, oldest use first
-        self.any_shape = self._compile(self.model)
-        self.precision = str(self.any_shape.get_compiled_model().get_property("INFERENCE_PRECISION_HINT"))
+        # Compiled once with open height and width, not kept: it checks the model at once and says
+        # which precision the CPU grants; the per-shape copies run.
+        checked = self.core.compile_model(self.model, "CPU", self.config)
+        self.precision = str(checked.get_property("INFERENCE_PRECISION_HINT"))
 
     def _compile(self, model):
         return self.core.compile_model(model, "CPU", self.config).create_infer_request()

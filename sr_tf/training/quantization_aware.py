@@ -99,13 +99,15 @@ def simulated_network(network, ranges):
     return simulated
 
 
-def run_ranges(run_dir, network, calibration_lrs):
+def run_ranges(run_dir, network, scale, pairs):
     """The ranges of a quantization-aware run: read from `run_dir`/RANGES_FILE, or measured on
-    `network` now and written there (so a resume trains against the same ranges)."""
+    `network` now over calibration crops of `pairs` and written there (so a resume trains against
+    the same ranges)."""
     path = os.path.join(run_dir, RANGES_FILE)
     if os.path.isfile(path):
         with open(path) as f:
             return {name: tuple(pair) for name, pair in json.load(f).items()}
-    ranges = input_ranges(network, calibration_lrs)
+    crops = accelerated.network_inputs(network, scale, accelerated.calibration_crops(pairs))
+    ranges = input_ranges(network, crops)
     write_text_atomically(path, json.dumps(ranges, indent=1) + "\n")
     return ranges

@@ -24,7 +24,6 @@ from sr_tf.core.errors import Interrupted, OutputError
 from sr_tf.core.files import check_writable, writing
 from sr_tf.data import pairs as pairs_module
 from sr_tf.data import pipeline, sources
-from sr_tf.inference import accelerated
 from sr_tf.training import quantization_aware, recipes, runs, summaries, validation
 from sr_tf.training.runs import TrainingError  # noqa: F401  (defined with the run directories, re-exported)
 from sr_tf.training.step import make_train_step
@@ -312,10 +311,7 @@ class Trainer:
         """Trains through the network as its int8 file computes (quantization_aware), with the
         input ranges of the run's start."""
         scale = self.scales[0]
-        crops = accelerated.network_inputs(
-            self.network, scale, accelerated.calibration_crops(self.train_pairs[scale])
-        )
-        ranges = quantization_aware.run_ranges(self.save_dir, self.network, crops)
+        ranges = quantization_aware.run_ranges(self.save_dir, self.network, scale, self.train_pairs[scale])
         logging.info("quantization-aware: %d convolutions see int8 inputs and kernels", len(ranges))
         simulated = quantization_aware.simulated_network(self.network, ranges)
         self.branches = {scale: models.branch(simulated, scale)}
