@@ -164,6 +164,28 @@ def test_int8_keeps_the_last_and_the_residual_stream_convolutions_float(name, st
     assert all("conv1" in name for name in kept[:-1])
 
 
+def test_int8_residual_stream_stays_float(random_image):
+    """In an int8 file only the quantized convolutions read rounded activations: EDSR's additions
+    (the residual stream) read the float tensors, as the quantization-aware simulation assumes."""
+    import onnx
+
+    keras.utils.set_random_seed(4)
+    network = models.build_model("edsr_baseline", 2, **dict(TINY_OPTIONS["edsr_baseline"], num_blocks=2))
+    crops = [random_image(12, 12, k) for k in range(2)]
+    content = accelerated.convert_int8_onnx(network, 2, crops, layout=accelerated.ALL_INT8)
+    graph = onnx.load_from_string(content).graph
+    produced_by = {output: node.op_type for node in graph.node for output in node.output}
+    readers_of_rounded = {
+        node.op_type
+        for node in graph.node
+        for name in node.input
+        if produced_by.get(name) == "DequantizeLinear"
+    }
+    additions = [node for node in graph.node if node.op_type == "Add"]
+    assert len(additions) >= 3 and readers_of_rounded == {"Conv"}
+    assert all(produced_by.get(name) != "DequantizeLinear" for node in additions for name in node.input)
+
+
 def test_psnr_guard_refuses_and_writes_nothing(tiny_btsrn, tmp_path, monkeypatch):
     _, network = tiny_btsrn
     monkeypatch.setattr(accelerated, "psnr_change", lambda *args: (-0.5, 30.0, 29.5))
