@@ -263,11 +263,12 @@ def export_network_file(
     output_dir = os.path.abspath(os.fspath(output_dir))
     _check_replaceable(output_dir)
     lines = []
+    reference = network_predictor(network, scale=scale)  # the float network the file is checked against
     if quantization == "int8":
         calibrate, check = calibration_split(calibration_data, scale)
         crops = accelerated.calibration_crops(calibrate)
         if file_format == "onnx":
-            content = accelerated.convert_int8_onnx(network, scale, crops, check)
+            content = accelerated.convert_int8_onnx(network, scale, crops, check, reference=reference)
         else:
             content = accelerated.convert_int8(network, scale, crops)
     elif file_format == "onnx":
@@ -283,7 +284,6 @@ def export_network_file(
         predictor = (
             accelerated.tflite_predictor(path) if file_format != "onnx" else accelerated.onnx_predictor(path)
         )
-        reference = network_predictor(network, scale=scale)
         # what the file carries (accelerated.network_info), plus the check below
         info = accelerated.network_info(
             network, scale, quantization if quantization == "int8" else "fp32", reference.radii[scale]

@@ -271,7 +271,13 @@ def _with_info(model, info):
 
 
 def convert_int8_onnx(
-    network, scale, calibration_lrs, check_pairs=None, percentile=CALIBRATION_PERCENTILE, layout=None
+    network,
+    scale,
+    calibration_lrs,
+    check_pairs=None,
+    percentile=CALIBRATION_PERCENTILE,
+    layout=None,
+    reference=None,
 ):
     """Int8 ONNX bytes (QDQ: convolution weights int8 per channel, their inputs uint8 per tensor
     over the `percentile` of the calibration values, which ignores the rare outliers that min-max
@@ -282,8 +288,9 @@ def convert_int8_onnx(
     fastest; GUARDED also keeps the residual-stream readers float. `layout` forces one; by default,
     with `check_pairs`, ALL_INT8 is kept when it loses at most FAST_INT8_MAX_LOSS dB on them against
     the float network, else GUARDED; without them, GUARDED. A network without residual-stream
-    readers (BTSRN) has only ALL_INT8. ONNX Runtime's quantizer; OpenVINO or ONNX Runtime run the
-    file."""
+    readers (BTSRN) has only ALL_INT8. `reference`: the float network's Predictor at `scale`, if
+    the caller has one (else built here). ONNX Runtime's quantizer; OpenVINO or ONNX Runtime run
+    the file."""
     onnx = runtimes.require("onnx", "int8 ONNX")
     runtimes.require("onnxruntime.quantization", "int8 ONNX")
     inputs = network_inputs(network, scale, calibration_lrs)
@@ -302,7 +309,7 @@ def convert_int8_onnx(
             layouts = [layout]
         else:
             layouts = [GUARDED] if check_pairs is None else [ALL_INT8, GUARDED]
-        reference = base.network_predictor(network, scale=scale)  # the float network, and its radius
+        reference = reference or base.network_predictor(network, scale=scale)  # and its radius
         info = network_info(network, scale, "int8", reference.radii[scale])
         for layout in layouts:
             kept = all_int8 if layout == ALL_INT8 else guarded
