@@ -184,6 +184,8 @@ def test_int8_residual_stream_stays_float(random_image):
     additions = [node for node in graph.node if node.op_type == "Add"]
     assert len(additions) >= 3 and readers_of_rounded == {"Conv"}
     assert all(produced_by.get(name) != "DequantizeLinear" for node in additions for name in node.input)
+    with pytest.raises(ValueError, match="unknown int8 layout 'fast'"):
+        accelerated.convert_int8_onnx(network, 2, crops, layout="fast")
 
 
 def test_psnr_guard_refuses_and_writes_nothing(tiny_btsrn, tmp_path, monkeypatch):

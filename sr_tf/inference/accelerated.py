@@ -291,6 +291,10 @@ def convert_int8_onnx(
     readers (BTSRN) has only ALL_INT8. `reference`: the float network's Predictor at `scale`, if
     the caller has one (else built here). ONNX Runtime's quantizer; OpenVINO or ONNX Runtime run
     the file."""
+    if layout not in (None, ALL_INT8, GUARDED):
+        raise ValueError(
+            f"unknown int8 layout {layout!r}: {ALL_INT8}, {GUARDED} or None (chosen by measurement)"
+        )
     onnx = runtimes.require("onnx", "int8 ONNX")
     runtimes.require("onnxruntime.quantization", "int8 ONNX")
     inputs = network_inputs(network, scale, calibration_lrs)
@@ -311,11 +315,11 @@ def convert_int8_onnx(
             layouts = [GUARDED] if check_pairs is None else [ALL_INT8, GUARDED]
         reference = reference or base.network_predictor(network, scale=scale)  # and its radius
         info = network_info(network, scale, "int8", reference.radii[scale])
-        for layout in layouts:
-            kept = all_int8 if layout == ALL_INT8 else guarded
+        for candidate in layouts:
+            kept = all_int8 if candidate == ALL_INT8 else guarded
             quantized = _quantize_onnx(float_path, input_name, inputs, kept, percentile)
-            content = _with_info(quantized, {**info, "int8_layout": layout})
-            if layout == layouts[-1]:
+            content = _with_info(quantized, {**info, "int8_layout": candidate})
+            if candidate == layouts[-1]:
                 return content
             if _loss_on(reference, scale, content, check_pairs, folder) <= FAST_INT8_MAX_LOSS:
                 return content
