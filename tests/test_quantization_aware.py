@@ -112,6 +112,37 @@ def test_int8_onnx_keeps_every_convolution_int8_when_the_check_allows(max_loss, 
     assert len(float_weights) == (1 if layout == "all_int8" else 3)  # the tail; + the blocks' conv1
 
 
+@pytest.mark.skipif(
+    not runtimes.available("onnxruntime"), reason="ONNX Runtime (extra 'onnx') is not installed"
+)
+def test_the_simulation_computes_what_the_int8_file_computes(tmp_path):
+    """Given the file's own ranges, the simulated network reproduces the all-int8 file (ONNX
+    Runtime) far closer than the float network does: what the training sees is what ships."""
+    import onnx
+    from onnx import numpy_helper
+
+    network = tiny_edsr(3)
+    lrs = [np.random.default_rng(k).integers(0, 256, (20, 20, 3), dtype=np.uint8) for k in range(3)]
+    content = accelerated.convert_int8_onnx(network, 2, lrs[:2], layout=accelerated.ALL_INT8)
+    graph = onnx.load_from_string(content).graph
+    values = {tensor.name: numpy_helper.to_array(tensor) for tensor in graph.initializer}
+    produced_by = {output: node for node in graph.node for output in node.output}
+    ranges = {}
+    convs = quantization_aware.int8_convolutions(network)
+    onnx_convs = [node for node in graph.node if node.op_type == "Conv"][: len(convs)]
+    for conv, node in zip(convs, onnx_convs):
+        _, scale, zero_point = produced_by[node.input[0]].input  # the DequantizeLinear of its input
+        step, zero = float(values[scale]), int(values[zero_point])
+        ranges[conv.name] = (-zero * step, (255 - zero) * step)
+    path = tmp_path / "int8.onnx"
+    path.write_bytes(content)
+    x = accelerated.network_inputs(network, 2, lrs[2:])[0]
+    from_file = runtimes.OnnxRunner(path)(x)
+    simulated = np.asarray(quantization_aware.simulated_network(network, ranges)(x))
+    floating = np.asarray(network(x))
+    assert np.abs(simulated - from_file).mean() < 0.01 * np.abs(floating - from_file).mean()
+
+
 def test_calibration_split_holds_images_out(tmp_path, make_benchmark):
     calibrate, check = accelerated.calibration_split("samples", 2)
     assert len(check) >= 1 and not set(calibrate.names) & set(check.names)
