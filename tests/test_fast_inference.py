@@ -121,8 +121,8 @@ def test_float_network_files_reproduce_keras(file_format, tiny_btsrn, tmp_path, 
     assert len(lines) == 1 and "reproduces the Keras model" in lines[0]
     predictor = load_predictor(str(target / f"model.{file_format}"))
     image = random_image(23, 31, 3)
-    expected = network_predictor(network).float_fns[SCALE](image).numpy()
-    got = predictor.float_fns[SCALE](image).numpy()
+    expected = np.asarray(network_predictor(network).float_fns[SCALE](image))
+    got = np.asarray(predictor.float_fns[SCALE](image))
     assert np.abs(got - expected).max() < export.FLOAT_TOLERANCE
     assert predictor.runtime.split()[0] == (
         "litert" if file_format == "tflite" else int8_runtime("onnx").split()[0]
@@ -136,9 +136,9 @@ def test_onnx_runtime_runs_onnx_files_too(tiny_btsrn, tmp_path, random_image):
     export.export_network_file(network, "btsrn", SCALE, tmp_path / "f", "onnx")
     predictor = onnx_predictor(str(tmp_path / "f" / "model.onnx"), runtime="onnxruntime")
     image = random_image(17, 19, 7)
-    expected = network_predictor(network).float_fns[SCALE](image).numpy()
+    expected = np.asarray(network_predictor(network).float_fns[SCALE](image))
     assert predictor.runtime == "onnxruntime fp32"
-    assert np.abs(predictor.float_fns[SCALE](image).numpy() - expected).max() < export.FLOAT_TOLERANCE
+    assert np.abs(np.asarray(predictor.float_fns[SCALE](image)) - expected).max() < export.FLOAT_TOLERANCE
 
 
 def test_edsr_onnx_round_trip(tmp_path, random_image):
@@ -146,7 +146,33 @@ def test_edsr_onnx_round_trip(tmp_path, random_image):
     network = models.build_model("edsr_baseline", 3, **TINY_OPTIONS["edsr_baseline"])
     lines = export.export_network_file(network, "edsr_baseline", 3, tmp_path / "e", "onnx")
     assert "reproduces the Keras model" in lines[0]
-    assert load_predictor(str(tmp_path / "e")).upscale(random_image(9, 11, 0), 3).shape == (27, 33, 3)
+    predictor = load_predictor(str(tmp_path / "e"))
+    assert predictor.upscale(random_image(9, 11, 0), 3).shape == (27, 33, 3)
+    # Called eagerly, EDSR's head runs in numpy (no TensorFlow): the same numbers as its TF head.
+    head, image = predictor.float_fns[3], random_image(9, 11, 1)
+    assert isinstance(head(image), np.ndarray)
+    assert np.array_equal(head(image), head.traced(image).numpy())
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_last_convolution_moves_before_the_pixel_shuffle(scale, random_image):
+    """EDSR's ONNX graph ends convolution -> pixel shuffle of 3 * r**2 channels (not shuffle ->
+    convolution; runtimes.convolution_before_shuffle), and computes what the Keras network computes."""
+    import onnx
+    import onnxruntime
+
+    keras.utils.set_random_seed(scale)
+    network = models.build_model("edsr_baseline", scale, **TINY_OPTIONS["edsr_baseline"])
+    content = runtimes.network_to_onnx(network)
+    nodes = [node for node in onnx.load_from_string(content).graph.node if node.op_type != "Transpose"]
+    assert [node.op_type for node in nodes[-2:]] == ["Conv", "DepthToSpace"]
+    weights = {t.name: t for t in onnx.load_from_string(content).graph.initializer}[nodes[-2].input[1]]
+    r = 2 if scale == 4 else scale  # x4 is two x2 shuffles; the last one is rewritten
+    assert list(weights.dims) == [3 * r * r, TINY_OPTIONS["edsr_baseline"]["num_features"] * r * r, 3, 3]
+    session = onnxruntime.InferenceSession(content, providers=["CPUExecutionProvider"])
+    lr = random_image(11, 14, scale)[None].astype(np.float32)
+    got = session.run(None, {session.get_inputs()[0].name: lr})[0]
+    assert np.abs(got - network(lr, training=False).numpy()).max() < export.FLOAT_TOLERANCE
 
 
 @pytest.mark.parametrize("name,stream_readers", [("btsrn", 0), ("edsr_baseline", 2)])
@@ -271,14 +297,14 @@ def test_precision_int8_caches_its_conversion(tiny_btsrn):
 def test_openvino_bf16_and_fp32_paths(tiny_btsrn, random_image):
     path, network = tiny_btsrn
     image = random_image(21, 26, 6)
-    expected = network_predictor(network).float_fns[SCALE](image).numpy()
+    expected = np.asarray(network_predictor(network).float_fns[SCALE](image))
     exact = load_predictor(path, InferenceOptions(precision="fp32"))
     assert exact.runtime == "tensorflow fp32"
     from sr_tf.inference.accelerated import openvino_predictor
 
     ov32 = openvino_predictor(network, path, "fp32")
     assert ov32.runtime == "openvino fp32"
-    assert np.abs(ov32.float_fns[SCALE](image).numpy() - expected).max() < 0.01
+    assert np.abs(np.asarray(ov32.float_fns[SCALE](image)) - expected).max() < 0.01
     fast = load_predictor(path, InferenceOptions(precision="bf16"))
     assert fast.runtime.startswith("openvino")
     assert (
@@ -319,6 +345,7 @@ def test_bench_runtimes_quick_table(tmp_path, load_tool):
     """tools/bench_runtimes.py on a tiny network: a row per path with its ratio, torch rows or a
     skip reason naming the extra."""
     tool = load_tool("bench_runtimes.py")
+    tool.keep_freed_memory()  # what main() does first
     settings = dict(
         quick=True,
         paths=["tf_fp32", "ort_fp32", "torch_fp32"],

@@ -82,7 +82,9 @@ def test_quantize_equals_the_inference_models_layer():
 
     values = np.array([-0.6, 0.49999997, 0.5, 2.5, 127.49999, 254.5, 255.2, 300.0], np.float32)
     expected = QuantizeUint8(1.0)(values).numpy()
+    given = values.copy()
     assert np.array_equal(metrics.quantize(values), expected)
+    assert np.array_equal(values, given)  # rounded in a copy
     assert list(expected[[0, 2, 3, 5, 7]]) == [0, 1, 3, 255, 255]
 
 

@@ -4,9 +4,11 @@
     python tools/bench_runtimes.py --quick      # tiny random networks: checks the tool, not the machine
 
 Speed: each model (pretrained:<name>) on a random --lr_size LR image, whole image, through each
-path's float function (the inference head included); rounds interleave the paths and the table
-gives medians. sr_tf paths are timed through `Predictor.upscale` (uint8 out, tiled as each runtime
-tiles by default: above 1 output megapixel, LiteRT above 0.25). Paths:
+path's float function (the inference head included); rounds interleave the paths, each round
+times every path's second call in a row, and the table gives medians. glibc keeps freed memory
+for the whole run (keep_freed_memory), so PyTorch runs at its best. sr_tf paths are timed
+through `Predictor.upscale` (uint8 out, tiled as each runtime tiles by default: above 1 output
+megapixel, LiteRT above 0.25). Paths:
   tf_fp32      TensorFlow, the Keras inference model (what --precision=fp32 runs)
   tf_bf16      TensorFlow, the same network built under mixed_bfloat16
   ov_fp32      OpenVINO, f32 inference precision               (extra fast)
@@ -187,16 +189,40 @@ def torch_function(model, bf16):
 
 
 def time_interleaved(functions, image, rounds):
-    """{name: [seconds]} over `rounds` rounds, each calling every function once (after one warm-up)."""
+    """{name: [seconds]} over `rounds` rounds, each running every function twice in a row and
+    timing the second call (after one warm-up round). Timing a call that directly follows another
+    runtime's would charge it for that runtime's threads, which spin on the two cores for
+    milliseconds after they finish (PyTorch's OpenMP, OpenVINO's TBB); a user upscaling a folder
+    runs one runtime at a time."""
     for fn in functions.values():
         fn(image)
     times = {name: [] for name in functions}
     for _ in range(rounds):
         for name, fn in functions.items():
+            fn(image)
             start = time.perf_counter()
             fn(image)
             times[name].append(time.perf_counter() - start)
     return times
+
+
+def keep_freed_memory(limit=1 << 29):
+    """Makes glibc keep freed blocks below `limit` bytes for reuse instead of handing them back
+    to the system. PyTorch takes every activation from malloc; by default glibc maps each large
+    one afresh (and the kernel zeroes its pages) until some earlier free raised its dynamic
+    threshold, so PyTorch's speed depended on what ran before it in the process (EDSR-baseline x2
+    bf16: 0.21 s per image in a fresh process, 0.14 s after an int8 conversion). Fixed thresholds
+    give every path its best, whatever the order. No-op where glibc is absent."""
+    import ctypes
+    import ctypes.util
+
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's mallopt parameters
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        libc.mallopt(m_mmap_threshold, limit)
+        libc.mallopt(m_trim_threshold, 2 * limit)
+    except (OSError, AttributeError):
+        pass
 
 
 def psnr_columns(predictor, benchmark_dir, sets, scale):
@@ -385,6 +411,7 @@ def main(argv):
         raise app.UsageError(f"--paths: unknown {unknown}; choose from {', '.join(ALL_PATHS + TORCH_PATHS)}")
     if settings["quick"]:
         settings.update(lr_size=32, rounds=1, photo_size="")
+    keep_freed_memory()
     folder = tempfile.mkdtemp(prefix="sr_tf_bench_")
     results = []
     for name in settings["models"]:

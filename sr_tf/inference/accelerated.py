@@ -1,5 +1,5 @@
 """The fast inference paths: a network run by OpenVINO (bf16, fp32, or int8 ONNX), LiteRT (TFLite
-files) or ONNX Runtime (ONNX files), each inside the model's own TensorFlow inference head.
+files) or ONNX Runtime (ONNX files), each inside the model's own inference head (RunnerHead).
 
 `--precision` picks the path for a Keras network (pretrained:, .keras, run directory):
   fp32  TensorFlow, exact (the Keras inference model; what evaluate uses by default)
@@ -37,7 +37,7 @@ CALIBRATION_CROPS = (
 )
 CALIBRATION_SIZE = 48
 CALIBRATION_PERCENTILE = 99.999  # int8 ONNX: activation ranges cover this share of the calibration values
-INT8_RECIPE = 4  # part of the int8 cache key: a cached file made by an earlier recipe is made again
+INT8_RECIPE = 5  # part of the int8 cache key: a cached file made by an earlier recipe is made again
 ALL_INT8, GUARDED = "all_int8", "guarded"  # int8 ONNX layouts (float_convolutions)
 LAYOUT_HELP = {
     ALL_INT8: "every convolution int8 but the last",
@@ -65,18 +65,26 @@ def network_info(network, scale, precision, receptive_radius=None):
     }
 
 
-def head_function(info, run):
-    """tf.function uint8 [h, w, 3] -> float32 [s*h, s*w, 3]: the model's inference head with `run`
-    (numpy network) in place of the network."""
-    spec = models.get_spec(info["model"])
-    scale = int(info["scale"])
-    network = runtimes.ExternalNetwork(run, scale, info["margin"])
+class RunnerHead:
+    """uint8 [h, w, 3] -> float32 [s*h, s*w, 3]: the model's inference head with `run` (numpy
+    network) in place of the network. Inside a tf.function (the self-ensemble) it is the
+    TensorFlow head, reaching `run` through tf.numpy_function; called eagerly (`upscale`, tiles) a
+    model with a numpy head (EDSR / MDSR) skips TensorFlow altogether, with the same numbers."""
 
-    @tf.function(input_signature=[IMAGE])
-    def upscale(image):
-        return spec.inference_head(spec, network, image[None], scale)[0]
+    def __init__(self, info, run):
+        self.spec, self.scale, self.run = models.get_spec(info["model"]), int(info["scale"]), run
+        network = runtimes.ExternalNetwork(run, self.scale, info["margin"])
 
-    return upscale
+        @tf.function(input_signature=[IMAGE])
+        def upscale(image):
+            return self.spec.inference_head(self.spec, network, image[None], self.scale)[0]
+
+        self.traced = upscale
+
+    def __call__(self, image):
+        if self.spec.numpy_head is None or not tf.executing_eagerly():
+            return self.traced(image)
+        return self.spec.numpy_head(self.spec, self.run, np.asarray(image, np.uint8))
 
 
 def network_inputs(network, scale, lr_images):
@@ -93,7 +101,7 @@ def network_inputs(network, scale, lr_images):
         "scale": scale,
         "margin": models.valid_margin(single, scale),
     }
-    upscale = head_function(info, record)
+    upscale = RunnerHead(info, record)
     for lr in lr_images:
         upscale(tf.constant(lr))
     return seen
@@ -373,7 +381,7 @@ def predictor_for_runner(info, run, source, runtime):
     return Predictor(
         info["model"],
         source,
-        {scale: head_function(info, run)},
+        {scale: RunnerHead(info, run)},
         {scale: int(info["receptive_radius"])},
         keep_alive=run,
         runtime=runtime,

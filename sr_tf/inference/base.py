@@ -19,7 +19,8 @@ class ModelError(ValueError):
 
 @dataclasses.dataclass
 class Predictor:
-    """`float_fns[scale]`: tf.function uint8 [h, w, 3] -> float32 [s*h, s*w, 3] (0..255, unrounded);
+    """`float_fns[scale]`: uint8 [h, w, 3] -> float32 [s*h, s*w, 3] (0..255, unrounded), a tensor or
+    an array, callable inside a tf.function (a tf.function, or accelerated.RunnerHead);
     `radii[scale]`: receptive-field radius in LR pixels (the tile overlap that keeps tiling exact)."""
 
     name: str

@@ -4,8 +4,9 @@ ONNX Runtime (ONNX files). Each runtime is an optional extra, imported only when
 A runtime runs the *network* only (what the Keras training network computes: LR in the model's
 value range, BTSRN padded, -> its output). The model's inference head (BTSRN's symmetric padding,
 crop and float bicubic residual, the scaling to 0..255) stays in TensorFlow, built by the same
-head function as the Keras inference model, with `ExternalNetwork` in place of the network. So
-int8 never touches the bicubic path or the final addition.
+head function as the Keras inference model, with `ExternalNetwork` in place of the network (or,
+for EDSR / MDSR called eagerly, in numpy: accelerated.RunnerHead). So int8 never touches the
+bicubic path or the final addition.
 """
 
 import collections
@@ -192,10 +193,99 @@ def network_to_onnx(network, metadata=None):
     spec = (tf.TensorSpec((1, None, None, 3), tf.float32, name="lr"),)
     with contextlib.redirect_stdout(io.StringIO()):
         proto, _ = tf2onnx.convert.from_function(function, input_signature=spec, opset=17)
+    convolution_before_shuffle(proto)
     if metadata is not None:
         entry = proto.metadata_props.add()
         entry.key, entry.value = METADATA_KEY, json.dumps(metadata)
     return proto.SerializeToString()
+
+
+def convolution_before_shuffle(model):
+    """Rewrites, in an ONNX graph (NCHW), a pixel shuffle (DepthToSpace, DCR) that feeds only a 3x3
+    stride-1 SAME convolution (EDSR's and MDSR's last two layers) as that convolution on the
+    low-resolution grid followed by the shuffle of its output. Each output value is the same sum
+    of the same products (the new kernel holds the old weights at the sub-pixel offsets they
+    reach, zeros elsewhere), and the high-resolution grid's zero padding is the low one's. The
+    shuffle then moves 3 r^2 channels instead of 64, OpenVINO runs the upsampling convolution
+    before it faster, and EDSR's mean is added in float32 after the bf16 convolution instead of
+    inside it (docs/performance.md). In place; returns the number of rewrites."""
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    initializers = {tensor.name: tensor for tensor in graph.initializer}
+    rewrites = 0
+    for conv in [node for node in graph.node if node.op_type == "Conv"]:
+        readers = collections.Counter(name for node in graph.node for name in node.input)
+        producers = {output: node for node in graph.node for output in node.output}
+        shuffle = producers.get(conv.input[0])
+        if (
+            shuffle is None
+            or shuffle.op_type != "DepthToSpace"
+            or readers[shuffle.output[0]] != 1
+            or _attributes(shuffle).get("mode", b"DCR") not in (b"DCR", "DCR")
+            or not _same_3x3(conv)
+            or any(name not in initializers for name in conv.input[1:])
+        ):
+            continue
+        r = _attributes(shuffle)["blocksize"]
+        name = conv.name + "_before_shuffle"
+        weights = numpy_helper.to_array(initializers[conv.input[1]])
+        new = [(name + "_weights", _low_resolution_kernel(weights, r))]
+        if len(conv.input) > 2:
+            new.append((name + "_bias", np.tile(numpy_helper.to_array(initializers[conv.input[2]]), r * r)))
+        nodes = [
+            helper.make_node(
+                "Conv", [shuffle.input[0], *(n for n, _ in new)], [name], name=name, pads=[1] * 4
+            ),
+            helper.make_node("DepthToSpace", [name], list(conv.output), name=name + "_shuffle", blocksize=r),
+        ]
+        position = list(graph.node).index(shuffle)  # nothing in between reads the shuffle
+        for node in (shuffle, conv):
+            graph.node.remove(node)
+        for node in reversed(nodes):
+            graph.node.insert(position, node)
+        graph.initializer.extend(numpy_helper.from_array(array, n) for n, array in new)
+        rewrites += 1
+    used = {name for node in graph.node for name in node.input}
+    for tensor in [t for t in graph.initializer if t.name not in used]:
+        graph.initializer.remove(tensor)
+    return rewrites
+
+
+def _attributes(node):
+    from onnx import helper
+
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _same_3x3(conv):
+    """A 3x3 convolution, stride 1, no dilation or groups, padded by 1 on every side."""
+    a = _attributes(conv)
+    return (
+        list(a.get("kernel_shape", [])) == [3, 3]
+        and list(a.get("strides", [1, 1])) == [1, 1]
+        and list(a.get("dilations", [1, 1])) == [1, 1]
+        and a.get("group", 1) == 1
+        and (a.get("auto_pad") in (b"SAME_UPPER", b"SAME_LOWER") or list(a.get("pads", [])) == [1] * 4)
+    )
+
+
+def _low_resolution_kernel(weights, r):
+    """The 3x3 kernel [r*r*out, r*r*in, 3, 3] on the low-resolution grid (channels in DCR order)
+    that computes, before a pixel shuffle by r, what `weights` [out, in, 3, 3] computes after it."""
+    out_channels, in_channels = weights.shape[:2]
+    kernel = np.zeros((r * r * out_channels, r * r * in_channels, 3, 3), weights.dtype)
+    for a in range(r):  # the output's sub-pixel row and column
+        for b in range(r):
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    ta, tb = a + dy, b + dx  # the input's sub-pixel position, from the output's cell
+                    rows = (a * r + b) * out_channels
+                    cols = ((ta % r) * r + tb % r) * in_channels
+                    kernel[
+                        rows : rows + out_channels, cols : cols + in_channels, ta // r + 1, tb // r + 1
+                    ] = weights[:, :, dy + 1, dx + 1]
+    return kernel
 
 
 def openvino_bf16_native():

@@ -110,7 +110,10 @@ def quantize(image):
     image = np.asarray(image)
     if image.dtype == np.uint8:
         return image
-    return np.clip(np.floor(image.astype(np.float32) + np.float32(0.5)), 0, 255).astype(np.uint8)
+    rounded = np.array(image, np.float32)  # a copy, rounded in place
+    rounded += np.float32(0.5)
+    np.floor(rounded, out=rounded)
+    return np.clip(rounded, 0, 255, out=rounded).astype(np.uint8)
 
 
 def zoo_table():

@@ -119,6 +119,9 @@ class ModelSpec:
     option_help: Mapping = dataclasses.field(default_factory=dict)  # option -> one line for --help
     option_choices: Mapping = dataclasses.field(default_factory=dict)  # option -> the values it takes
     converts_from: str = ""  # whose checkpoints sr_tf.convert reads into it: edsr_pytorch, btsrn_release
+    # inference_head in numpy for a network run outside TensorFlow: head(spec, run, lr_uint8 array)
+    # -> float SR; None: the TensorFlow head is used there too
+    numpy_head: Callable = None
     # Trainable parameters at the default options, per scale (MDSR: per scales tuple), for the zoo
     # table without building a network; tests/test_models.py checks them against built networks.
     parameters: Mapping = dataclasses.field(default_factory=dict)
@@ -275,6 +278,7 @@ def _edsr_family_spec(name, summary, multi_scale, parameters):
         value_range=255.0,
         residual=False,
         inference_head=heads.direct_head,
+        numpy_head=heads.direct_head_numpy,
         recipes={"release": EDSR_RELEASE, "budget": EDSR_BUDGET},
         supported_scales=_edsr.SCALES,
         multi_scale=multi_scale,
