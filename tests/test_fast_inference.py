@@ -157,7 +157,8 @@ def test_edsr_onnx_round_trip(tmp_path, random_image):
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_last_convolution_moves_before_the_pixel_shuffle(scale, random_image):
     """EDSR's ONNX graph ends convolution -> pixel shuffle of 3 * r**2 channels (not shuffle ->
-    convolution; runtimes.convolution_before_shuffle), and computes what the Keras network computes."""
+    convolution; runtimes.convolution_before_shuffle), only there, and computes what the Keras
+    network computes."""
     import onnx
     import onnxruntime
 
@@ -166,6 +167,8 @@ def test_last_convolution_moves_before_the_pixel_shuffle(scale, random_image):
     content = runtimes.network_to_onnx(network)
     nodes = [node for node in onnx.load_from_string(content).graph.node if node.op_type != "Transpose"]
     assert [node.op_type for node in nodes[-2:]] == ["Conv", "DepthToSpace"]
+    if scale == 4:  # the first x2 stays upsampling convolution -> shuffle: only the last moves
+        assert [node.op_type for node in nodes[-5:-2]] == ["Conv", "DepthToSpace", "Conv"]
     weights = {t.name: t for t in onnx.load_from_string(content).graph.initializer}[nodes[-2].input[1]]
     r = 2 if scale == 4 else scale  # x4 is two x2 shuffles; the last one is rewritten
     assert list(weights.dims) == [3 * r * r, TINY_OPTIONS["edsr_baseline"]["num_features"] * r * r, 3, 3]

@@ -201,55 +201,53 @@ def network_to_onnx(network, metadata=None):
 
 
 def convolution_before_shuffle(model):
-    """Rewrites, in an ONNX graph (NCHW), a pixel shuffle (DepthToSpace, DCR) that feeds only a 3x3
-    stride-1 SAME convolution (EDSR's and MDSR's last two layers) as that convolution on the
-    low-resolution grid followed by the shuffle of its output. Each output value is the same sum
-    of the same products (the new kernel holds the old weights at the sub-pixel offsets they
+    """Rewrites, in an ONNX graph (NCHW) whose last convolution is a 3x3 stride-1 SAME one fed only
+    by a pixel shuffle (DepthToSpace, DCR), as EDSR's and MDSR's are, that convolution as one on
+    the low-resolution grid followed by the shuffle of its output. Each output value is the same
+    sum of the same products (the new kernel holds the old weights at the sub-pixel offsets they
     reach, zeros elsewhere), and the high-resolution grid's zero padding is the low one's. The
     shuffle then moves 3 r^2 channels instead of 64, OpenVINO runs the upsampling convolution
     before it faster, and EDSR's mean is added in float32 after the bf16 convolution instead of
-    inside it (docs/performance.md). In place; returns the number of rewrites."""
+    inside it (docs/performance.md). Only the last convolution: an upsampling convolution (x4's
+    second) rewritten so would do 4x the work, with 256 output channels to fill instead of 3.
+    In place; returns whether it rewrote."""
     from onnx import helper, numpy_helper
 
     graph = model.graph
     initializers = {tensor.name: tensor for tensor in graph.initializer}
-    rewrites = 0
-    for conv in [node for node in graph.node if node.op_type == "Conv"]:
-        readers = collections.Counter(name for node in graph.node for name in node.input)
-        producers = {output: node for node in graph.node for output in node.output}
-        shuffle = producers.get(conv.input[0])
-        if (
-            shuffle is None
-            or shuffle.op_type != "DepthToSpace"
-            or readers[shuffle.output[0]] != 1
-            or _attributes(shuffle).get("mode", b"DCR") not in (b"DCR", "DCR")
-            or not _same_3x3(conv)
-            or any(name not in initializers for name in conv.input[1:])
-        ):
-            continue
-        r = _attributes(shuffle)["blocksize"]
-        name = conv.name + "_before_shuffle"
-        weights = numpy_helper.to_array(initializers[conv.input[1]])
-        new = [(name + "_weights", _low_resolution_kernel(weights, r))]
-        if len(conv.input) > 2:
-            new.append((name + "_bias", np.tile(numpy_helper.to_array(initializers[conv.input[2]]), r * r)))
-        nodes = [
-            helper.make_node(
-                "Conv", [shuffle.input[0], *(n for n, _ in new)], [name], name=name, pads=[1] * 4
-            ),
-            helper.make_node("DepthToSpace", [name], list(conv.output), name=name + "_shuffle", blocksize=r),
-        ]
-        position = list(graph.node).index(shuffle)  # nothing in between reads the shuffle
-        for node in (shuffle, conv):
-            graph.node.remove(node)
-        for node in reversed(nodes):
-            graph.node.insert(position, node)
-        graph.initializer.extend(numpy_helper.from_array(array, n) for n, array in new)
-        rewrites += 1
-    used = {name for node in graph.node for name in node.input}
-    for tensor in [t for t in graph.initializer if t.name not in used]:
-        graph.initializer.remove(tensor)
-    return rewrites
+    conv = [node for node in graph.node if node.op_type == "Conv"][-1]
+    shuffle = next((node for node in graph.node if conv.input[0] in node.output), None)
+    if (
+        shuffle is None
+        or shuffle.op_type != "DepthToSpace"
+        or sum(shuffle.output[0] in node.input for node in graph.node) != 1
+        or _attributes(shuffle).get("mode", b"DCR") not in (b"DCR", "DCR")
+        or not _same_3x3(conv)
+        or any(name not in initializers for name in conv.input[1:])
+    ):
+        return False
+    r = _attributes(shuffle)["blocksize"]
+    name = conv.name + "_before_shuffle"
+    weights = numpy_helper.to_array(initializers[conv.input[1]])
+    new = [(name + "_weights", _low_resolution_kernel(weights, r))]
+    if len(conv.input) > 2:
+        new.append((name + "_bias", np.tile(numpy_helper.to_array(initializers[conv.input[2]]), r * r)))
+    position = list(graph.node).index(shuffle)  # nothing in between reads the shuffle
+    for node in (shuffle, conv):
+        graph.node.remove(node)
+    graph.node.insert(
+        position,
+        helper.make_node("DepthToSpace", [name], list(conv.output), name=name + "_shuffle", blocksize=r),
+    )
+    graph.node.insert(
+        position,
+        helper.make_node("Conv", [shuffle.input[0], *(n for n, _ in new)], [name], name=name, pads=[1] * 4),
+    )
+    for old in conv.input[1:]:  # the old kernel and bias, unless something else reads them
+        if not any(old in node.input for node in graph.node):
+            graph.initializer.remove(initializers[old])
+    graph.initializer.extend(numpy_helper.from_array(array, n) for n, array in new)
+    return True
 
 
 def _attributes(node):
