@@ -191,9 +191,10 @@ def torch_function(model, bf16):
 def time_interleaved(functions, image, rounds):
     """{name: [seconds]} over `rounds` rounds, each running every function twice in a row and
     timing the second call (after one warm-up round). Timing a call that directly follows another
-    runtime's would charge it for that runtime's threads, which spin on the two cores for
-    milliseconds after they finish (PyTorch's OpenMP, OpenVINO's TBB); a user upscaling a folder
-    runs one runtime at a time."""
+    runtime's would charge it for what that runtime leaves behind: threads still spinning on the
+    two cores (PyTorch's OpenMP, OpenVINO's TBB) and caches full of its own data (OpenVINO int8:
+    0.074 s after PyTorch, 0.0685 s after itself). A user upscaling a folder runs one runtime at
+    a time."""
     for fn in functions.values():
         fn(image)
     times = {name: [] for name in functions}
